@@ -1,0 +1,17 @@
+"""Shared code for the course *Training Deep Neural Networks, hands-on*.
+
+Importing ``utils`` changes nothing global. Each notebook's first code cell calls
+:func:`utils.course.setup`, which quiets TensorFlow, seeds every generator and applies the plot style.
+
+Modules, from the bottom up (arrows point down, toward compute):
+
+- ``course``: the setup call, the git-ignored output folder, versions.
+- ``data``: the digits data set (ships with scikit-learn) and small synthetic data.
+- ``mlp``: a fast numpy MLP with a hand-written backward pass (for widgets).
+- ``diagnostics``: per-layer forward and backward statistics of any sequential Keras model, and a callback.
+- ``plots``: the course's plot helpers (on top of compute).
+- ``widgets``: the interactive explorers (on top of plots and compute).
+- ``checks``: the exercise checks (on top of compute).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,139 @@
+"""The exercise-check machinery: ``q.check(answer)``, ``q.hint()``, ``q.solution()``, in the spirit of learntools.
+
+A check never raises on a learner's answer: a wrong, unfinished or crashing answer prints what is wrong and a
+hint. Each chapter's module (``utils.checks.ch01``...) defines one :class:`Exercise` per question.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PASS = "✅ Correct"
+WRONG = "❌ Not yet"
+TODO = "✏️ Not answered yet"
+
+
+class Wrong(Exception):  # noqa: N818 (read as "the answer is wrong", not as an error of the code)
+    """Raised by a checker to say what is wrong with an answer and, optionally, which hint fits it."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+@dataclass
+class Result:
+    """What a check found: ``passed``, the message printed, and the specific hint (if any)."""
+
+    passed: bool
+    message: str
+    hint: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+@dataclass
+class Exercise:
+    """One exercise: a checker, a list of hints (shown one more per call of :meth:`hint`) and a solution.
+
+    ``checker(answer)`` returns normally when the answer is right and raises :class:`Wrong` when it is not;
+    any other exception is the learner's code failing, and is reported as such, never re-raised.
+    """
+
+    name: str
+    checker: Callable
+    hints: list[str]
+    solution_text: str
+    on_pass: Callable | None = None  # a demo that uses the learner's (correct) answer
+    _hints_shown: int = field(default=0, repr=False)
+
+    def evaluate(self, *answer) -> Result:
+        """Return the :class:`Result` of checking ``answer`` without printing (used by tests)."""
+        if any(_unanswered(a) for a in answer):
+            return Result(False, f"{TODO}: replace the placeholder (None or `...`) with your answer, then run this cell again.")
+        try:
+            self.checker(*answer)
+        except Wrong as wrong:
+            return Result(False, f"{WRONG}: {wrong.message}", wrong.hint)
+        except Exception as exc:  # the learner's code failed inside the check: explain, do not crash the notebook
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            return Result(
+                False,
+                f"{WRONG}: your code raised {type(exc).__name__}: {exc} (line {where.lineno} of {where.name}).",
+                "Run your function on a small input in its own cell to see the full error.",
+            )
+        return Result(True, f"{PASS}: {self.name}.")
+
+    def check(self, *answer) -> bool:
+        """Print whether ``answer`` is right, or what is wrong and a hint; return True when it passed."""
+        result = self.evaluate(*answer)
+        print(result.message)
+        if result.hint:
+            print(f"💡 Hint: {result.hint}")
+        if result.passed and self.on_pass is not None:
+            self.on_pass(*answer)
+        return result.passed
+
+    def hint(self) -> None:
+        """Print the next hint (each call shows one more, then repeats the last)."""
+        if not self.hints:
+            print("No hint for this one: compare with the solution (`.solution()`).")
+            return
+        self._hints_shown = min(self._hints_shown + 1, len(self.hints))
+        for i, text in enumerate(self.hints[: self._hints_shown], start=1):
+            print(f"💡 Hint {i}/{len(self.hints)}: {text}")
+
+    def solution(self) -> None:
+        """Print the solution."""
+        print(f"Solution to {self.name}:\n{self.solution_text.strip()}")
+
+
+def _unanswered(answer) -> bool:
+    return answer is None or answer is Ellipsis
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Small helpers for checkers: each raises Wrong with a message a learner can act on.
+# ------------------------------------------------------------------------------------------------------------
+
+
+def as_float(value, what: str) -> float:
+    """Return ``value`` as a finite float, or raise Wrong saying what was expected."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise Wrong(f"{what} should be a number, got {type(value).__name__}.") from None
+    if not math.isfinite(number):
+        raise Wrong(f"{what} is {number}: look for a division by zero or an overflow.")
+    return number
+
+
+def as_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
+    """Return ``value`` as a finite float array (of ``shape`` if given), or raise Wrong."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Wrong(f"{what} should be an array of numbers, got {type(value).__name__}.") from None
+    if shape is not None and array.shape != tuple(shape):
+        raise Wrong(f"{what} should have shape {tuple(shape)}, got {array.shape}.")
+    if not np.all(np.isfinite(array)):
+        raise Wrong(f"{what} contains NaN or infinity: look for a division by zero, a log of 0 or an overflow.")
+    return array
+
+
+def as_callable(value, what: str) -> Callable:
+    """Return ``value`` if it is a function, or raise Wrong."""
+    if not callable(value):
+        raise Wrong(f"{what} should be a function (def ...), got {type(value).__name__}.")
+    return value
+
+
+def close(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    """Return True when arrays or numbers agree within tolerance (NaN never agrees)."""
+    return bool(np.allclose(actual, expected, rtol=rtol, atol=atol))

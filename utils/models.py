@@ -1,0 +1,73 @@
+"""Small Keras models and a compact training helper shared by the chapters."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def build_mlp(
+    depth: int,
+    width: int,
+    activation: str = "relu",
+    *,
+    kernel_initializer="glorot_uniform",
+    n_inputs: int = 64,
+    n_classes: int = 10,
+    batch_norm: bool = False,
+    name: str | None = None,
+):
+    """Return a Sequential MLP: ``depth`` hidden Dense layers of ``width`` units, then a softmax output.
+
+    Parameters
+    ----------
+    depth, width : number and width of the hidden layers.
+    activation : the hidden layers' activation (any Keras activation name).
+    kernel_initializer : a Keras initializer or its name, for every hidden layer (the output layer uses Glorot).
+    n_inputs, n_classes : input features (64 for the digits) and classes.
+    batch_norm : add BatchNormalization after each hidden Dense layer, before its activation.
+    """
+    import keras
+
+    if depth < 1 or width < 1:
+        raise ValueError(f"need depth >= 1 and width >= 1, got depth={depth}, width={width}")
+    layers = [keras.Input(shape=(n_inputs,))]
+    for i in range(depth):
+        init = keras.initializers.get(kernel_initializer) if isinstance(kernel_initializer, str) else kernel_initializer
+        if batch_norm:
+            layers += [
+                keras.layers.Dense(width, kernel_initializer=init, use_bias=False, name=f"dense_{i + 1}"),
+                keras.layers.BatchNormalization(name=f"bn_{i + 1}"),
+                keras.layers.Activation(activation, name=f"act_{i + 1}"),
+            ]
+        else:
+            layers.append(
+                keras.layers.Dense(width, activation=activation, kernel_initializer=init, name=f"dense_{i + 1}")
+            )
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", name="output"))
+    return keras.Sequential(layers, name=name or f"mlp_{depth}x{width}_{activation}")
+
+
+def compile_classifier(model, optimizer=None, learning_rate: float = 0.01):
+    """Compile for integer labels with sparse cross-entropy and accuracy, without XLA (faster for tiny models)."""
+    import keras
+
+    optimizer = optimizer or keras.optimizers.SGD(learning_rate=learning_rate)
+    model.compile(
+        optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False
+    )
+    return model
+
+
+def fit_quietly(model, splits, *, epochs: int = 10, batch_size: int = 32, callbacks=()) -> dict[str, np.ndarray]:
+    """Train on ``splits`` without Keras' logs; return the history as arrays (loss, accuracy, val_...)."""
+    history = model.fit(
+        splits.X_train,
+        splits.y_train,
+        validation_data=(splits.X_valid, splits.y_valid),
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=list(callbacks),
+        verbose=0,
+        shuffle=True,
+    )
+    return {key: np.asarray(values) for key, values in history.history.items()}
