@@ -76,7 +76,10 @@ def summarize(names, activation_names, outputs, output_grads, kernels, kernel_gr
         grad_norm=np.array([norm(g) for g in kernel_grads]),
         grad_std=np.array([float(np.std(g, dtype=np.float64)) for g in output_grads]),
         grad_to_weight=np.array(
-            [float(np.std(g, dtype=np.float64) / max(np.std(w), 1e-12)) for g, w in zip(kernel_grads, kernels, strict=True)]
+            [
+                float(np.std(g, dtype=np.float64) / max(np.std(w), 1e-12))
+                for g, w in zip(kernel_grads, kernels, strict=True)
+            ]
         ),
         samples=[sample(a) for a in outputs],
     )
@@ -92,7 +95,9 @@ def _blocks(model):
     import keras
 
     if not isinstance(model, keras.Model):
-        raise TypeError(f"expected a keras Model, got {type(model).__name__}: pass a keras.Sequential or functional model")
+        raise TypeError(
+            f"expected a keras Model, got {type(model).__name__}: pass a keras.Sequential or functional model"
+        )
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if not layers:
         raise ValueError("the model has no layers: add layers (e.g. keras.layers.Dense) before diagnosing it")
@@ -112,6 +117,12 @@ def _blocks(model):
     return layers, blocks
 
 
+_NOT_A_CHAIN = (
+    "diagnostics follow a chain of layers: pass a keras.Sequential model or a functional model "
+    "without branches (each layer feeding only the next)"
+)
+
+
 def _require_chain(model, x, chained, training) -> None:
     """Raise unless running the layers one after another gives the model's own output (no branches)."""
     import keras
@@ -119,10 +130,7 @@ def _require_chain(model, x, chained, training) -> None:
     if isinstance(model, keras.Sequential) or training:
         return
     if not np.allclose(model(x, training=False).numpy(), chained.numpy(), atol=1e-5):
-        raise ValueError(
-            "diagnostics follow a chain of layers: pass a keras.Sequential model or a functional model "
-            "without branches (each layer feeding only the next)"
-        )
+        raise ValueError(_NOT_A_CHAIN)
 
 
 def _activation_name(block) -> str:
@@ -170,10 +178,13 @@ def keras_layer_stats(model, x, y, loss_fn=None, *, training: bool = False) -> L
     outputs = [None] * len(blocks)
     with tf.GradientTape() as tape:
         h = x
-        for layer in layers:
-            h = layer(h, training=training)
-            if id(layer) in block_end:
-                outputs[block_end[id(layer)]] = h
+        try:
+            for layer in layers:
+                h = layer(h, training=training)
+                if id(layer) in block_end:
+                    outputs[block_end[id(layer)]] = h
+        except (ValueError, TypeError) as exc:  # a layer fed the wrong tensor: the model branches
+            raise ValueError(f"{_NOT_A_CHAIN} (running the layers in order failed: {exc})") from exc
         loss = loss_fn(y, h)
     _require_chain(model, x, h, training)
     kernels = [block[0].kernel for block in blocks]

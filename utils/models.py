@@ -52,9 +52,7 @@ def compile_classifier(model, optimizer=None, learning_rate: float = 0.01):
     import keras
 
     optimizer = optimizer or keras.optimizers.SGD(learning_rate=learning_rate)
-    model.compile(
-        optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False
-    )
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
     return model
 
 

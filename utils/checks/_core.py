@@ -1,4 +1,4 @@
-"""The exercise-check machinery: ``q.check(answer)``, ``q.hint()``, ``q.solution()``, in the spirit of learntools.
+"""The exercise-check machinery: ``q.check(answer)``, ``q.hint()``, ``q.solution()``, after learntools.
 
 A check never raises on a learner's answer: a wrong, unfinished or crashing answer prints what is wrong and a
 hint. Each chapter's module (``utils.checks.ch01``...) defines one :class:`Exercise` per question.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +26,10 @@ class Wrong(Exception):  # noqa: N818 (read as "the answer is wrong", not as an 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
         self.message, self.hint = message, hint
+
+
+class Unanswered(Wrong):
+    """Raised by a checker when the answer is still a placeholder (e.g. a function whose body is ``...``)."""
 
 
 @dataclass
@@ -56,13 +62,16 @@ class Exercise:
     def evaluate(self, *answer) -> Result:
         """Return the :class:`Result` of checking ``answer`` without printing (used by tests)."""
         if any(_unanswered(a) for a in answer):
-            return Result(False, f"{TODO}: replace the placeholder (None or `...`) with your answer, then run this cell again.")
+            todo = "replace the placeholder (None or `...`) with your answer, then run this cell again."
+            return Result(False, f"{TODO}: {todo}")
         try:
             self.checker(*answer)
+        except Unanswered as todo:
+            return Result(False, f"{TODO}: {todo.message}", todo.hint)
         except Wrong as wrong:
             return Result(False, f"{WRONG}: {wrong.message}", wrong.hint)
-        except Exception as exc:  # the learner's code failed inside the check: explain, do not crash the notebook
-            where = traceback.extract_tb(exc.__traceback__)[-1]
+        except Exception as exc:  # the learner's code failed inside the check: explain, never crash
+            where = _learner_frame(exc)
             return Result(
                 False,
                 f"{WRONG}: your code raised {type(exc).__name__}: {exc} (line {where.lineno} of {where.name}).",
@@ -77,7 +86,10 @@ class Exercise:
         if result.hint:
             print(f"💡 Hint: {result.hint}")
         if result.passed and self.on_pass is not None:
-            self.on_pass(*answer)
+            try:
+                self.on_pass(*answer)
+            except Exception as exc:  # a demo must never turn a pass into a traceback
+                print(f"(The demo that follows this check could not run: {type(exc).__name__}: {exc})")
         return result.passed
 
     def hint(self) -> None:
@@ -98,6 +110,21 @@ def _unanswered(answer) -> bool:
     return answer is None or answer is Ellipsis
 
 
+_UTILS_DIR = str(Path(__file__).resolve().parent.parent)
+_LIBRARY_PARTS = ("site-packages", "dist-packages")
+
+
+def _learner_frame(exc: BaseException) -> traceback.FrameSummary:
+    """Return the innermost frame of ``exc`` in learner code (not numpy, Keras, utils), else the last one."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [
+        f
+        for f in frames
+        if not f.filename.startswith(_UTILS_DIR) and not any(part in f.filename for part in _LIBRARY_PARTS)
+    ]
+    return (mine or frames)[-1]
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Small helpers for checkers: each raises Wrong with a message a learner can act on.
 # ------------------------------------------------------------------------------------------------------------
@@ -105,6 +132,8 @@ def _unanswered(answer) -> bool:
 
 def as_float(value, what: str) -> float:
     """Return ``value`` as a finite float, or raise Wrong saying what was expected."""
+    if isinstance(value, str | bytes | bool | np.bool_):  # float("0.5") works, but text is no answer
+        raise Wrong(f"{what} should be a number, got {type(value).__name__}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -123,7 +152,7 @@ def as_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
     if shape is not None and array.shape != tuple(shape):
         raise Wrong(f"{what} should have shape {tuple(shape)}, got {array.shape}.")
     if not np.all(np.isfinite(array)):
-        raise Wrong(f"{what} contains NaN or infinity: look for a division by zero, a log of 0 or an overflow.")
+        raise Wrong(f"{what} contains NaN or infinity: look for a division by zero, a log of 0, an overflow.")
     return array
 
 
@@ -132,6 +161,22 @@ def as_callable(value, what: str) -> Callable:
     if not callable(value):
         raise Wrong(f"{what} should be a function (def ...), got {type(value).__name__}.")
     return value
+
+
+def call(function: Callable, *args, what: str | None = None):
+    """Call the learner's ``function`` quietly (no numpy warnings) and return its result.
+
+    Raises :class:`Unanswered` when it returns None (a body still ``...``); its own exceptions propagate to
+    :meth:`Exercise.evaluate`, which reports them.
+    """
+    name = what or f"`{getattr(function, '__name__', 'your function')}`"
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = function(*args)
+    if result is None:
+        todo = "write its body (replace `...`), run its cell, then this check again."
+        raise Unanswered(f"{name} returned None: {todo}")
+    return result
 
 
 def close(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:

@@ -1,0 +1,368 @@
+"""The chapter 01 exercise checks: they pass on the solutions, catch typical mistakes with the intended hint,
+and never raise on an unfinished or broken answer."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from utils.checks import ch01
+from utils.checks._core import Exercise
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions" / "01_vanishing_exploding_gradients.ipynb"
+QUESTIONS = {"q1": ch01.q1, "q2": ch01.q2, "q3": ch01.q3, "q4": ch01.q4}
+
+
+@pytest.fixture(scope="module")
+def solved() -> dict:
+    """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
+    import keras
+    import tensorflow as tf
+
+    from utils.mlp import compute_gradient_flow
+
+    namespace = {"np": np, "keras": keras, "tf": tf, "compute_gradient_flow": compute_gradient_flow}
+    namespace["z"] = np.linspace(-6, 6, 1201)
+    for question in QUESTIONS.values():
+        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
+    return namespace
+
+
+def _tf():
+    import keras
+    import tensorflow as tf
+
+    return keras, tf
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Every check passes on its solution, and its solution text is the one in the solutions notebook
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_solutions_pass(solved, capsys):
+    assert ch01.q1.evaluate(solved["logistic_derivative"]).passed
+    assert ch01.q2.evaluate(solved["max_slope"], solved["z_at_max"], solved["best_case_10"]).passed
+    assert ch01.q3.evaluate(solved["layer_gradient_norms"]).passed
+    assert ch01.q4.evaluate(solved["scale"]).passed
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_solution_text_matches_the_solutions_notebook(name):
+    nb = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    notebook_lines = {line.strip() for line in code.splitlines()}
+    missing = [
+        line for line in QUESTIONS[name].solution_text.strip().splitlines() if line.strip() not in notebook_lines
+    ]
+    assert not missing, f"{name}.solution_text drifted from {SOLUTIONS.name}: {missing}"
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_hints_grow_and_the_solution_prints(name, capsys):
+    question: Exercise = QUESTIONS[name]
+    question._hints_shown = 0
+    question.hint()
+    first = capsys.readouterr().out
+    question.hint()
+    second = capsys.readouterr().out
+    assert first.count("Hint") == 1 and second.count("Hint") == 2
+    question.solution()
+    assert question.solution_text.strip() in capsys.readouterr().out
+    question._hints_shown = 0
+
+
+def test_passing_checks_print_their_demo(solved, capsys):
+    assert ch01.q2.check(solved["max_slope"], solved["z_at_max"], solved["best_case_10"]) is True
+    assert "product over the 10 layers" in capsys.readouterr().out
+    assert ch01.q3.check(solved["layer_gradient_norms"]) is True
+    out = capsys.readouterr().out
+    assert "keras_layer_stats" in out and "dense_8" in out
+    assert ch01.q4.check(solved["scale"]) is True
+    assert "over 5 seeds" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 1: the logistic derivative
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "hint"),
+    [
+        (_sigmoid, "logistic function σ(z) itself", "Differentiate"),
+        (lambda z: 1 - np.tanh(z) ** 2, "derivative of tanh", "σ(z) · (1 − σ(z))"),
+        (lambda z: z * (1 - z), "needs s = σ(z), not z", "Compute s = 1 / (1 + np.exp(-z)) first"),
+        (lambda z: np.exp(-z) / (1 + np.exp(-z)), "must be squared", "(1 + exp(−z))²"),
+        (lambda z: -_sigmoid(z) * (1 - _sigmoid(z)), "negative", "sign"),
+        (lambda z: math.exp(-z), "raised TypeError", "small input"),
+        (
+            lambda z: float(np.mean(_sigmoid(z) * (1 - _sigmoid(z)))),
+            "returned one number",
+            "np.exp, not math.exp",
+        ),
+        (lambda z: _sigmoid(z) * (1 - _sigmoid(z)) + 0.01, "at z =", "test your function at z = 0"),
+    ],
+    ids=["sigmoid", "tanh'", "of z", "no square", "sign", "math.exp", "scalar", "off"],
+)
+def test_q1_catches_mistakes(answer, message, hint):
+    result = ch01.q1.evaluate(answer)
+    assert not result.passed
+    assert message in result.message
+    assert hint in (result.hint or "")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 2: the largest slope and the 10-layer bound
+# ------------------------------------------------------------------------------------------------------------
+
+BOUND = 0.25**10
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "hint"),
+    [
+        ((0.5, 0.0, BOUND), "is σ(0)", "not of the logistic function"),
+        ((1.0, 0.0, BOUND), "tanh's largest slope", "ch01.q1.check"),
+        ((0.2, 0.0, BOUND), "grid misses the steepest point", "contains z = 0"),
+        ((0.25, 0.25, BOUND), "value, not where it is", "np.argmax"),
+        ((0.25, 1.5, BOUND), "steepest elsewhere", "σ(z) = 0.5"),
+        ((0.25, 0.0, 2.5), "do not add up", "0.25 ** 10"),
+        ((0.25, 0.0, 0.25**9), "one factor too few", "10 factors"),
+        ((0.25, 0.0, 4.0**10), "larger than 1", "0.25 ** 10"),
+        ((0.25, 0.0, 1e-3), "expected about", "max_slope ** 10"),
+    ],
+    ids=[
+        "sigma(0)",
+        "tanh",
+        "coarse grid",
+        "value as place",
+        "wrong place",
+        "times 10",
+        "9 layers",
+        "growth",
+        "off",
+    ],
+)
+def test_q2_catches_mistakes(answer, message, hint):
+    result = ch01.q2.evaluate(*answer)
+    assert not result.passed
+    assert message in result.message
+    assert hint in (result.hint or "")
+
+
+def test_q2_accepts_a_grid_without_zero():
+    z = np.linspace(-5, 5, 100)  # no z = 0 on this grid: the maximum is a hair under 0.25
+    slopes = _sigmoid(z) * (1 - _sigmoid(z))
+    assert ch01.q2.evaluate(slopes.max(), z[slopes.argmax()], slopes.max() ** 10).passed
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: per-layer gradient norms
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _norms(kind: str):
+    """Return a layer_gradient_norms with one typical mistake (``kind``)."""
+
+    def layer_gradient_norms(model, x, y):
+        keras, tf = _tf()
+        loss_fn = keras.losses.SparseCategoricalCrossentropy()
+        if kind == "sum":
+            loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction="sum")
+        variables = {
+            "bias": [layer.bias for layer in model.layers],
+            "all": model.trainable_variables,
+        }.get(kind, [layer.kernel for layer in model.layers])
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x))
+        grads = tape.gradient(loss, variables)
+        if kind == "axis":
+            return [tf.norm(g, axis=0).numpy() for g in grads]
+        if kind == "std":
+            return [float(tf.math.reduce_std(g)) for g in grads]
+        if kind == "gradients":
+            return grads
+        if kind == "global":
+            return tf.linalg.global_norm(grads)
+        if kind == "weights":
+            return [float(tf.norm(v)) for v in variables]
+        if kind == "hidden only":
+            grads = grads[:-1]
+        norms = [float(tf.norm(g)) for g in grads]
+        return norms[::-1] if kind == "reversed" else norms
+
+    return layer_gradient_norms
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "hint"),
+    [
+        ("axis", "taken along an axis", "without axis="),
+        ("bias", "bias gradients", "layer.kernel"),
+        ("std", "standard deviations", "not np.std(g)"),
+        ("all", "kernels and biases together", "keep only the kernels"),
+        ("reversed", "reverse order", "lowest"),
+        ("gradients", "kernel gradients themselves", "tf.norm(g)"),
+        ("global", "a single number", "one norm per layer"),
+        ("weights", "kernels themselves", "tape.gradient"),
+        ("sum", "summed over the batch", "mean"),
+        ("hidden only", "the output layer counts", "output layer included"),
+    ],
+)
+def test_q3_catches_mistakes(kind, message, hint):
+    result = ch01.q3.evaluate(_norms(kind))
+    assert not result.passed
+    assert message in result.message
+    assert hint in (result.hint or "")
+
+
+def test_q3_accepts_tensors_and_lists(solved):
+    keras, tf = _tf()
+
+    def as_tensors(model, x, y):
+        return [tf.constant(v) for v in solved["layer_gradient_norms"](model, x, y)]
+
+    assert ch01.q3.evaluate(as_tensors).passed
+    assert ch01.q3.evaluate(lambda m, x, y: list(solved["layer_gradient_norms"](m, x, y))).passed
+
+
+def test_q3_catches_a_hard_coded_answer():
+    model = ch01.q3_model()
+    x, y = ch01._q3_batch()
+    fixed = ch01._q3_candidates(model, x, y)["right"]  # right for the first model only
+    result = ch01.q3.evaluate(lambda m, x, y: fixed)
+    assert not result.passed and "numbers for a model with 4 Dense layers" in result.message
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 4: a weight scale for 30 tanh layers
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.2, 1.4])
+def test_q4_accepts_a_range(scale):
+    assert ch01.q4.evaluate(scale).passed
+
+
+@pytest.mark.parametrize(
+    ("scale", "message", "hint"),
+    [
+        (0.5, "collapse", "Try a larger scale"),
+        (3.0, "tanh saturates", "Try a smaller scale"),
+        (0.1, "collapse", "looks like a standard deviation"),
+        (1e6, "far too large", "Try a smaller scale"),
+        (-1.0, "positive", None),
+        ("1.2", "should be a number, got str", None),
+        (True, "should be a number, got bool", None),
+        ([1.2], "should be a number, got list", None),
+    ],
+)
+def test_q4_catches_mistakes(scale, message, hint):
+    result = ch01.q4.evaluate(scale)
+    assert not result.passed
+    assert message in result.message
+    if hint:
+        assert hint in (result.hint or "")
+
+
+def _passing_seeds(scale: float) -> int:
+    return sum(ch01.scale_problem(ch01.scale_report(scale, seed)) is None for seed in ch01.Q4_SEEDS)
+
+
+def _edge_scale(good: float, bad: float) -> float:
+    """Bisect between a scale that passes every seed and one that fails all, to one that splits them."""
+    assert _passing_seeds(good) == len(ch01.Q4_SEEDS) and _passing_seeds(bad) == 0
+    for _ in range(20):
+        middle = (good + bad) / 2
+        passing = _passing_seeds(middle)
+        if 0 < passing < len(ch01.Q4_SEEDS):
+            return middle
+        good, bad = (middle, bad) if passing else (good, middle)
+    raise AssertionError("no scale splits the seeds: the seeds behave identically at the edge")
+
+
+@pytest.mark.parametrize(("good", "bad"), [(1.0, 0.9), (1.4, 1.8)], ids=["collapse edge", "saturation edge"])
+def test_q4_catches_a_scale_that_works_for_some_seeds_only(good, bad):
+    scale = _edge_scale(good, bad)
+    result = ch01.q4.evaluate(scale)
+    assert not result.passed
+    assert "works for seed" in result.message and "but not for seed" in result.message
+    assert "edge of the working range" in result.hint
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Never raise: placeholders, wrong types and shapes, NaN, and exceptions inside the learner's code
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _raises(*args):
+    raise RuntimeError("boom")
+
+
+def _returns_nan(*args):
+    return np.full(81, np.nan)
+
+
+def _placeholder(*args): ...
+
+
+BROKEN = {
+    "None": None,
+    "Ellipsis": ...,
+    "text": "0.25",
+    "list": [1, 2, 3],
+    "dict": {"a": 1},
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "array": np.zeros((2, 3)),
+    "raises": _raises,
+    "returns nan": _returns_nan,
+    "placeholder function": _placeholder,
+    "returns text": lambda *args: "oops",
+    "returns dict": lambda *args: {"a": 1},
+    "returns wrong shape": lambda *args: np.zeros((2, 2)),
+    "wrong arity": lambda: 1,
+}
+
+
+@pytest.mark.parametrize("answer", BROKEN.values(), ids=BROKEN.keys())
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_checks_never_raise(name, answer, capsys):
+    question = QUESTIONS[name]
+    args = (answer,) * (3 if name == "q2" else 1)
+    result = question.evaluate(*args)
+    assert not result.passed
+    assert result.message.startswith(("❌", "✏️"))
+    assert question.check(*args) is False
+    assert result.message in capsys.readouterr().out
+
+
+def test_placeholders_say_not_answered_yet():
+    assert ch01.q1.evaluate(_placeholder).message.startswith("✏️ Not answered yet")
+    assert "returned None" in ch01.q3.evaluate(_placeholder).message
+    assert ch01.q2.evaluate(None, None, None).message.startswith("✏️ Not answered yet")
+    assert ch01.q4.evaluate(None).message.startswith("✏️ Not answered yet")
+
+
+def test_an_error_names_the_learners_line():
+    def logistic_derivative(z):
+        return np.exp(-z) / undefined_name  # noqa: F821 (the learner's bug)
+
+    result = ch01.q1.evaluate(logistic_derivative)
+    assert "NameError" in result.message and "of logistic_derivative" in result.message
+
+
+def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):
+    monkeypatch.setattr(ch01.q4, "on_pass", _raises)
+    assert ch01.q4.check(solved["scale"]) is True
+    assert "could not run" in capsys.readouterr().out

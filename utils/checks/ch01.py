@@ -1,0 +1,528 @@
+"""Checks for the chapter 01 exercises (``exercises/01_vanishing_exploding_gradients.ipynb``).
+
+``q1``: the logistic function's derivative; ``q2``: its maximum and what 10 sigmoid layers do to a
+gradient; ``q3``: per-layer kernel gradient norms of a Keras model with ``GradientTape``; ``q4``: a weight
+scale that keeps a 30-layer tanh network healthy. Each is an :class:`~utils.checks._core.Exercise`:
+``q1.check(answer)``, ``q1.hint()``, ``q1.solution()``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from utils.activations import sigmoid, sigmoid_grad, tanh_grad
+from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 1: the logistic function's derivative
+# ------------------------------------------------------------------------------------------------------------
+
+Q1_GRID = np.linspace(-10, 10, 81)  # contains z = 0, where the slope peaks
+
+
+def _check_logistic_derivative(function) -> None:
+    function = as_callable(function, "logistic_derivative")
+    z = Q1_GRID.copy()
+    values = call(function, z, what="`logistic_derivative(z)`")
+    if isinstance(values, str):
+        raise Wrong("logistic_derivative(z) returned text; it should return numbers, one per entry of z.")
+    values = as_array(values, "logistic_derivative(z)")
+    if values.shape != z.shape:
+        if values.size == 1:
+            raise Wrong(
+                f"for an array z of {z.size} values your function returned one number.",
+                "Use numpy operations (np.exp, not math.exp): they work on every entry of the array at once.",
+            )
+        raise Wrong(f"for an array z of shape {z.shape} your function returned shape {values.shape}.")
+    if close(values, sigmoid_grad(z), rtol=1e-4, atol=1e-7):
+        return
+    for expected, message, hint in _Q1_MISTAKES:
+        if close(values, expected(z), rtol=1e-3, atol=1e-6):
+            raise Wrong(message, hint)
+    worst = int(np.argmax(np.abs(values - sigmoid_grad(z))))
+    raise Wrong(
+        f"at z = {z[worst]:g} your function gives {values[worst]:.4g}, the derivative is {sigmoid_grad(z[worst]):.4g}.",
+        "σ'(z) = σ(z) · (1 − σ(z)) with σ(z) = 1 / (1 + exp(−z)); test your function at z = 0, where it is 0.25.",
+    )
+
+
+_Q1_MISTAKES = [
+    (
+        sigmoid,
+        "this is the logistic function σ(z) itself, not its derivative.",
+        "Differentiate it: σ'(z) = σ(z) · (1 − σ(z)).",
+    ),
+    (
+        tanh_grad,
+        "this is the derivative of tanh, 1 − tanh²(z) (largest value 1), not of the logistic function.",
+        "The logistic function is σ(z) = 1 / (1 + exp(−z)); its derivative is σ(z) · (1 − σ(z)).",
+    ),
+    (
+        lambda z: z * (1 - z),
+        "you computed z · (1 − z): the formula s · (1 − s) needs s = σ(z), not z.",
+        "Compute s = 1 / (1 + np.exp(-z)) first, then return s * (1 - s).",
+    ),
+    (
+        lambda z: np.exp(-z) / (1 + np.exp(-z)),
+        "you computed exp(−z) / (1 + exp(−z)): the denominator must be squared.",
+        "σ'(z) = exp(−z) / (1 + exp(−z))², which is the same as σ(z) · (1 − σ(z)).",
+    ),
+    (
+        lambda z: -sigmoid_grad(z),
+        "your values are negative: the logistic function increases everywhere, so its slope is positive.",
+        "Check the sign: σ'(z) = σ(z) · (1 − σ(z)) > 0.",
+    ),
+]
+
+q1 = Exercise(
+    name="the logistic derivative",
+    checker=_check_logistic_derivative,
+    hints=[
+        "The logistic function is σ(z) = 1 / (1 + exp(−z)); its derivative can be written with σ itself.",
+        "σ'(z) = σ(z) · (1 − σ(z)). Compute s = 1 / (1 + np.exp(-z)) first.",
+        "Use numpy (np.exp), so that z may be an array: `s = 1 / (1 + np.exp(-z))`, then `return s * (1 - s)`.",
+    ],
+    solution_text="""
+def logistic_derivative(z):
+    s = 1 / (1 + np.exp(-z))
+    return s * (1 - s)
+""",
+)
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 2: the largest slope, and the best case through 10 sigmoid layers
+# ------------------------------------------------------------------------------------------------------------
+
+MAX_SLOPE = 0.25
+DEPTH_Q2 = 10
+
+
+def _check_max_slope(max_slope, z_at_max, best_case_10) -> None:
+    slope = as_float(max_slope, "max_slope")
+    where = as_float(z_at_max, "z_at_max")
+    best = as_float(best_case_10, "best_case_10")
+    _check_slope(slope)
+    if abs(where) > 0.1:
+        if abs(where - MAX_SLOPE) < 0.01:
+            raise Wrong(
+                f"z_at_max = {where:g} is the largest slope's value, not where it is.",
+                "z_at_max is a position on the z axis: z[np.argmax(slopes)].",
+            )
+        raise Wrong(
+            f"z_at_max = {where:g}, but the logistic function is steepest elsewhere.",
+            "It is steepest at its center, where σ(z) = 0.5: use z[np.argmax(...)] on a grid that contains it.",
+        )
+    _check_best_case(best)
+
+
+def _check_slope(slope: float) -> None:
+    if abs(slope - MAX_SLOPE) <= 2e-3:
+        return
+    if abs(slope - 0.5) < 0.01:
+        raise Wrong(
+            "max_slope = 0.5 is σ(0), the function's value at its steepest point, not its slope there.",
+            "Take the maximum of logistic_derivative(z), not of the logistic function.",
+        )
+    if abs(slope - 1.0) < 0.01:
+        raise Wrong(
+            "max_slope = 1 is tanh's largest slope, not the logistic function's.",
+            "Check your logistic_derivative with ch01.q1.check first, then take its maximum.",
+        )
+    if slope < MAX_SLOPE:
+        raise Wrong(
+            f"max_slope = {slope:.4g} is a bit low: your grid misses the steepest point.",
+            "Use a fine grid that contains z = 0, e.g. np.linspace(-6, 6, 1201), and take the largest value.",
+        )
+    raise Wrong(
+        f"max_slope = {slope:.4g}, but no slope of the logistic function is that steep.",
+        "Run ch01.q1.check(logistic_derivative): your derivative may be wrong.",
+    )
+
+
+def _check_best_case(best: float) -> None:
+    expected = MAX_SLOPE**DEPTH_Q2
+    if close(best, expected, rtol=0.03, atol=0):
+        return
+    if abs(best - MAX_SLOPE * DEPTH_Q2) < 0.05:
+        raise Wrong(
+            f"best_case_10 = {best:g} = 0.25 × 10: the factors multiply, they do not add up.",
+            "Each layer multiplies the gradient by at most 0.25, so 10 layers multiply it by 0.25 ** 10.",
+        )
+    for power in (DEPTH_Q2 - 1, DEPTH_Q2 + 1):
+        if close(best, MAX_SLOPE**power, rtol=0.03, atol=0):
+            raise Wrong(
+                f"best_case_10 = 0.25 ** {power}: one factor too {'few' if power < DEPTH_Q2 else 'many'}.",
+                "Count the activations the gradient passes through: 10 layers, 10 factors of at most 0.25.",
+            )
+    if best > 1:
+        raise Wrong(
+            f"best_case_10 = {best:.3g} is larger than 1: a gradient that passes through sigmoid layers shrinks.",
+            "Each factor is at most 0.25 < 1, so their product is tiny: 0.25 ** 10.",
+        )
+    raise Wrong(
+        f"best_case_10 = {best:.3g}, expected about {expected:.3g}.",
+        "The best case is every unit at its steepest point: max_slope ** 10.",
+    )
+
+
+def _demo_max_slope(max_slope, z_at_max, best_case_10) -> None:
+    """Compare the bound with the mean slopes measured in a freshly initialized 10-layer sigmoid MLP."""
+    from utils.mlp import forward, init_mlp
+
+    products, means = [], []
+    for seed in range(3):
+        mlp = init_mlp([64] + [100] * DEPTH_Q2 + [10], "sigmoid", seed=seed)
+        x = np.random.default_rng(seed).standard_normal((256, 64), dtype=np.float32)
+        zs, _ = forward(mlp, x)
+        slopes = [float(sigmoid_grad(z).mean()) for z in zs[:-1]]
+        means += slopes
+        products.append(float(np.prod(slopes)))
+    best = float(best_case_10)
+    print(
+        f"Measured in a 10-layer sigmoid MLP (LeCun init, 3 seeds): the mean slope per layer is "
+        f"{min(means):.2f}..{max(means):.2f},\nand the product over the 10 layers is "
+        f"{min(products):.2g}..{max(products):.2g}, under your bound {best:.2g}."
+    )
+
+
+q2 = Exercise(
+    name="the largest slope and the 10-layer bound",
+    checker=_check_max_slope,
+    hints=[
+        "Evaluate logistic_derivative on the fine grid z; "
+        "the largest value is np.max(...), its place z[np.argmax(...)].",
+        "Backpropagation multiplies the gradient by σ'(z) once per layer: 10 layers, 10 factors of at most max_slope.",
+        "best_case_10 = max_slope ** 10.",
+    ],
+    solution_text="""
+max_slope = float(np.max(logistic_derivative(z)))
+z_at_max = float(z[np.argmax(logistic_derivative(z))])
+best_case_10 = max_slope**10
+""",
+    on_pass=_demo_max_slope,
+)
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: per-layer kernel gradient norms with GradientTape
+# ------------------------------------------------------------------------------------------------------------
+
+Q3_ARCHITECTURES = ((8, 32), (3, 16))  # (depth, width): two models, so that a hard-coded answer fails
+
+
+@functools.cache
+def _q3_batch(n: int = 128):
+    from utils.data import load_digits_splits
+
+    splits = load_digits_splits()
+    return splits.X_train[:n], splits.y_train[:n]
+
+
+def q3_model(depth: int = 8, width: int = 32, seed: int = 1):
+    """Return a sigmoid MLP for the digits with fixed weights (from ``seed``, not from Keras' generator)."""
+    from utils.models import build_mlp
+
+    model = build_mlp(depth, width, "sigmoid", name=f"q3_{depth}x{width}")
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        kernel, bias = layer.get_weights()
+        std = np.sqrt(2 / sum(kernel.shape))  # Glorot's variance
+        new_kernel = rng.normal(0, std, kernel.shape).astype(np.float32)
+        layer.set_weights([new_kernel, rng.normal(0, 0.1, bias.shape).astype(np.float32)])
+    return model
+
+
+def _q3_candidates(model, x, y) -> dict[str, np.ndarray]:
+    """Return the right norms (the course's diagnostics) and the typical wrong ones, by name."""
+    import keras
+    import tensorflow as tf
+
+    from utils.diagnostics import keras_layer_stats
+
+    kernels = [layer.kernel for layer in model.layers]
+    biases = [layer.bias for layer in model.layers]
+    with tf.GradientTape(persistent=True) as tape:
+        probs = model(x)
+        loss = keras.losses.SparseCategoricalCrossentropy()(y, probs)
+        summed = keras.losses.SparseCategoricalCrossentropy(reduction="sum")(y, probs)
+    grads = [g.numpy() for g in tape.gradient(loss, kernels)]
+    norms = np.array([np.linalg.norm(g) for g in grads])
+    return {
+        "right": keras_layer_stats(model, x, y).grad_norm,
+        "reversed": norms[::-1],
+        "bias": np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(loss, biases)]),
+        "std": np.array([np.std(g) for g in grads]),
+        "mean_abs": np.array([np.mean(np.abs(g)) for g in grads]),
+        "squared": norms**2,
+        "weights": np.array([np.linalg.norm(k.numpy()) for k in kernels]),
+        "summed": np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(summed, kernels)]),
+    }
+
+
+_Q3_MISTAKES = {
+    "reversed": (
+        "your norms are in the reverse order.",
+        "List the layers from the lowest (next to the input) to the output layer, as model.layers does.",
+    ),
+    "bias": (
+        "these are the norms of the bias gradients.",
+        "Take the gradient with respect to each layer's kernel (layer.kernel), not its bias.",
+    ),
+    "std": (
+        "these are the standard deviations of the kernel gradients, not their norms.",
+        "The norm is sqrt(sum of squares): tf.norm(g) or np.linalg.norm(g), not np.std(g).",
+    ),
+    "mean_abs": (
+        "these are the mean absolute values of the kernel gradients, not their norms.",
+        "The norm is sqrt(sum of squares): tf.norm(g) or np.linalg.norm(g).",
+    ),
+    "squared": (
+        "these are the squared norms.",
+        "Take the square root of the sum of squares: tf.norm(g) or np.linalg.norm(g).",
+    ),
+    "weights": (
+        "these are the norms of the kernels themselves, not of their gradients.",
+        "Use tape.gradient(loss, kernels) and take the norms of what it returns.",
+    ),
+    "summed": (
+        "your norms are batch-size times too large: the loss was summed over the batch, not averaged.",
+        "Use keras.losses.SparseCategoricalCrossentropy() with its default (mean) reduction.",
+    ),
+}
+
+
+def _check_gradient_norms(function) -> None:
+    function = as_callable(function, "layer_gradient_norms")
+    for depth, width in Q3_ARCHITECTURES:
+        model = q3_model(depth, width)
+        x, y = _q3_batch()
+        expected = _q3_candidates(model, x, y)
+        result = call(function, model, x.copy(), y.copy(), what="`layer_gradient_norms(model, x, y)`")
+        norms = _as_norms(result, model)
+        if close(norms, expected["right"], rtol=1e-3, atol=1e-9):
+            continue
+        for name, (message, hint) in _Q3_MISTAKES.items():
+            if close(norms, expected[name], rtol=1e-3, atol=1e-9):
+                raise Wrong(message, hint)
+        if len(set(np.round(np.asarray(norms), 12))) == 1:
+            raise Wrong("every layer got the same number.", "Compute one norm per layer, in a loop.")
+        raise Wrong(
+            f"on a {depth}-layer sigmoid model, your norms {_fmt(norms)} differ from keras_layer_stats' "
+            f"{_fmt(expected['right'])}.",
+            "Compute the loss inside the tape: keras.losses.SparseCategoricalCrossentropy()(y, model(x)); "
+            "then tape.gradient(loss, [layer.kernel for layer in model.layers]).",
+        )
+
+
+def _as_norms(result, model) -> np.ndarray:
+    """Return the learner's result as one number per layer, or raise Wrong saying what its shape means."""
+    n_layers = len(model.layers)
+    if isinstance(result, str):
+        raise Wrong("layer_gradient_norms returned text; it should return one number per layer.")
+    if isinstance(result, dict):
+        raise Wrong("layer_gradient_norms returned a dict; return a list or array, one number per layer.")
+    try:
+        items = list(result)
+    except TypeError:
+        raise Wrong(
+            "layer_gradient_norms returned a single number.",
+            "Return one norm per layer (a list or an array), not one norm over all layers.",
+        ) from None
+    sizes = [int(np.size(item)) for item in items]
+    if sizes == [int(np.prod(layer.kernel.shape)) for layer in model.layers]:
+        raise Wrong(
+            "you returned the kernel gradients themselves, one array per layer.",
+            "Reduce each gradient to its norm: float(tf.norm(g)) or np.linalg.norm(g).",
+        )
+    if any(size != 1 for size in sizes):
+        raise Wrong(
+            "each layer's entry should be one number, but yours hold several "
+            f"({sizes[0]} values for the first layer): the norm was taken along an axis.",
+            "Take the norm of the whole kernel gradient: tf.norm(g) or np.linalg.norm(g), without axis=.",
+        )
+    norms = as_array([np.ravel(item)[0] for item in items], "layer_gradient_norms(model, x, y)")
+    if len(norms) == 2 * n_layers:
+        raise Wrong(
+            f"you returned {len(norms)} numbers for {n_layers} layers: kernels and biases together.",
+            "model.trainable_variables alternates kernel and bias; keep only the kernels (layer.kernel).",
+        )
+    if len(norms) != n_layers:
+        raise Wrong(
+            f"you returned {len(norms)} numbers for a model with {n_layers} Dense layers (the output layer counts).",
+            "Return one norm per layer in model.layers, the output layer included.",
+        )
+    return norms
+
+
+def _fmt(values) -> str:
+    return "[" + ", ".join(f"{v:.2g}" for v in np.asarray(values)) + "]"
+
+
+def _demo_gradient_norms(function) -> None:
+    """Print the learner's norms next to the course's diagnostics on the 8-layer sigmoid model."""
+    from utils.diagnostics import keras_layer_stats
+
+    model = q3_model()
+    x, y = _q3_batch()
+    stats = keras_layer_stats(model, x, y)
+    norms = _as_norms(call(function, model, x.copy(), y.copy()), model)
+    print(f"{'layer':<9}{'yours':>10}{'keras_layer_stats':>19}")
+    for name, mine, theirs in zip(stats.names, norms, stats.grad_norm, strict=True):
+        print(f"{name:<9}{mine:>10.2e}{theirs:>19.2e}")
+    print(
+        f"The lowest hidden layer's gradient is {stats.vanishing_ratio():.1e} times the top hidden layer's: "
+        "it vanishes toward the input."
+    )
+
+
+q3 = Exercise(
+    name="per-layer kernel gradient norms",
+    checker=_check_gradient_norms,
+    hints=[
+        "Open a tf.GradientTape, and inside it run the model and compute the loss: "
+        "loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x)).",
+        "Ask the tape for the gradients with respect to every layer's kernel: "
+        "tape.gradient(loss, [layer.kernel for layer in model.layers]).",
+        "A gradient's norm is one number per layer: float(tf.norm(g)), lowest layer first; return them as an array.",
+    ],
+    solution_text="""
+def layer_gradient_norms(model, x, y):
+    kernels = [layer.kernel for layer in model.layers]
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x))
+    grads = tape.gradient(loss, kernels)
+    return np.array([float(tf.norm(g)) for g in grads])
+""",
+    on_pass=_demo_gradient_norms,
+)
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 4: a weight scale for a 30-layer tanh network
+# ------------------------------------------------------------------------------------------------------------
+
+Q4_DEPTH, Q4_WIDTH, Q4_SEEDS = 30, 100, (0, 1, 2, 3, 4)
+MIN_LAST_STD = 0.1  # the last hidden layer's activation std: below it, the signal has collapsed
+MAX_SATURATED = 0.1  # mean fraction of saturated hidden units (tanh' < 0.1)
+MAX_GRADIENT_RATIO = 10.0  # lowest / top hidden layer gradient norm, either way
+
+
+def scale_report(scale: float, seed: int) -> dict[str, float]:
+    """Return what exercise 4 measures for one seed: last hidden std, saturation, gradient ratio."""
+    from utils.mlp import compute_gradient_flow
+
+    with np.errstate(all="ignore"):
+        stats = compute_gradient_flow(Q4_DEPTH, Q4_WIDTH, "tanh", scale, seed=seed)
+    return {
+        "last_std": float(stats.act_std[-2]),
+        "saturated": float(np.mean(stats.frac_saturated[:-1])),
+        "ratio": stats.vanishing_ratio(),
+    }
+
+
+def scale_problem(report: dict[str, float]) -> str | None:
+    """Return what is wrong in one seed's :func:`scale_report` ('collapse', 'saturation', ...) or None."""
+    if report["last_std"] < MIN_LAST_STD:
+        return "collapse"
+    if report["saturated"] > MAX_SATURATED:
+        return "saturation"
+    if not report["ratio"] <= MAX_GRADIENT_RATIO:
+        return "exploding"
+    if not report["ratio"] >= 1 / MAX_GRADIENT_RATIO:
+        return "vanishing"
+    return None
+
+
+_Q4_PROBLEMS = {
+    "collapse": (
+        "the activations collapse toward 0: the last hidden layer's std falls under {limit}",
+        "The weights are too small: each layer shrinks the signal a little, and 30 layers shrink it a lot. "
+        "Try a larger scale.",
+    ),
+    "saturation": (
+        "tanh saturates: more than {limit:.0%} of the hidden units sit on its flat parts",
+        "The weights are too large: pre-activations land where tanh is flat. Try a smaller scale.",
+    ),
+    "exploding": (
+        "the gradients explode: the lowest hidden layer's gradient is over {limit:g}× the top one's",
+        "The weights are too large. Try a smaller scale.",
+    ),
+    "vanishing": (
+        "the gradients vanish: the lowest hidden layer's gradient is under 1/{limit:g} of the top one's",
+        "Try a scale closer to 1.",
+    ),
+}
+_LIMITS = {"collapse": MIN_LAST_STD, "saturation": MAX_SATURATED, "exploding": MAX_GRADIENT_RATIO}
+
+
+def _check_scale(scale) -> None:
+    value = as_float(scale, "scale")
+    if value <= 0:
+        raise Wrong(f"scale = {value:g}: a weight scale is positive (it multiplies a standard deviation).")
+    if value > 100:
+        raise Wrong(f"scale = {value:g} is far too large.", _Q4_PROBLEMS["saturation"][1])
+    problems = {seed: scale_problem(scale_report(value, seed)) for seed in Q4_SEEDS}
+    failed = [seed for seed, problem in problems.items() if problem]
+    if not failed:
+        return
+    problem = problems[failed[0]]
+    message = _Q4_PROBLEMS[problem][0].format(limit=_LIMITS.get(problem, MAX_GRADIENT_RATIO))
+    hint = _Q4_PROBLEMS[problem][1]
+    if 0.05 <= value <= 0.2:
+        hint = (
+            f"{value:g} looks like a standard deviation (1/sqrt(100) = 0.1). The answer is the scale that "
+            "multiplies 1/sqrt(fan_in): std = scale / sqrt(fan_in)."
+        )
+    if len(failed) < len(Q4_SEEDS):
+        passed = [seed for seed in Q4_SEEDS if seed not in failed]
+        raise Wrong(
+            f"scale = {value:g} works for seed{'s' if len(passed) > 1 else ''} {_seeds(passed)} but not for "
+            f"seed{'s' if len(failed) > 1 else ''} {_seeds(failed)}: there {message}.",
+            "Your value sits on the edge of the working range: one network passes, another does not. "
+            "Move it toward the middle of the range, then test it on several seeds.",
+        )
+    raise Wrong(f"for scale = {value:g}, {message} (every seed).", hint)
+
+
+def _seeds(seeds) -> str:
+    return ", ".join(str(seed) for seed in seeds)
+
+
+def _demo_scale(scale) -> None:
+    """Print, over the seeds, what the learner's scale does to the 30-layer tanh network."""
+    reports = [scale_report(float(scale), seed) for seed in Q4_SEEDS]
+
+    def span(key, fmt):
+        values = [r[key] for r in reports]
+        return f"{format(min(values), fmt)}..{format(max(values), fmt)}"
+
+    print(
+        f"scale = {float(scale):g} over {len(Q4_SEEDS)} seeds of a {Q4_DEPTH}-layer tanh network "
+        f"(width {Q4_WIDTH}):\n"
+        f"  last hidden layer's activation std {span('last_std', '.2f')} (collapse below {MIN_LAST_STD})\n"
+        f"  saturated hidden units {span('saturated', '.1%')} (at most {MAX_SATURATED:.0%})\n"
+        f"  gradient norm, lowest / top hidden layer {span('ratio', '.2g')} "
+        f"(within {MAX_GRADIENT_RATIO:g}× either way)"
+    )
+
+
+q4 = Exercise(
+    name="a weight scale for 30 tanh layers",
+    checker=_check_scale,
+    hints=[
+        "Try a few values with compute_gradient_flow(depth=30, width=100, activation='tanh', scale=s, "
+        "seed=seed) and look at act_std (collapse) and frac_saturated (saturation), layer by layer.",
+        "Well below 1 the activations shrink layer after layer; well above 1 tanh saturates and gradients explode.",
+        "Pick a value in the middle of the range that works, not at its edge, and try it with other seeds.",
+    ],
+    solution_text="""
+for s in (0.5, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0):
+    stats = compute_gradient_flow(depth=30, width=100, activation="tanh", scale=s)
+    print(
+        f"scale {s:.1f}: last hidden std {stats.act_std[-2]:.3f}, "
+        f"saturated {stats.frac_saturated[:-1].mean():.1%}, gradient ratio {stats.vanishing_ratio():.2g}"
+    )
+scale = 1.2
+""",
+    on_pass=_demo_scale,
+)
