@@ -130,3 +130,14 @@ def test_callback_records_statistics_update_ratios_and_movement():
     assert recorder.epochs == [1, 2, 3]
     assert recorder.update_ratio.shape == recorder.moved.shape == recorder.grad_norm.shape == (3, 3)
     assert np.all(recorder.update_ratio > 0) and np.all(np.diff(recorder.moved, axis=0) >= -1e-7)
+
+
+def test_progress_line_prints_one_updating_line(capsys):
+    from utils.diagnostics import ProgressLine
+
+    model, (x, y) = _small_model(), _data(n=32)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", jit_compile=False)
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[ProgressLine(3)])
+    out = capsys.readouterr().out
+    assert out.count("\r") == 2 and out.endswith("\n") and out.count("\n") == 1
+    assert "epoch   3/3" in out and "loss=" in out

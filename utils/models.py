@@ -22,7 +22,8 @@ def build_mlp(
     ----------
     depth, width : number and width of the hidden layers.
     activation : the hidden layers' activation (any Keras activation name).
-    kernel_initializer : a Keras initializer or its name, for every hidden layer (the output layer uses Glorot).
+    kernel_initializer : a Keras initializer (name, class or instance) for every hidden layer, renewed per layer
+        by :func:`fresh_initializer`; the output layer uses Glorot.
     n_inputs, n_classes : input features (64 for the digits) and classes.
     batch_norm : add BatchNormalization after each hidden Dense layer, before its activation.
     """
@@ -32,7 +33,7 @@ def build_mlp(
         raise ValueError(f"need depth >= 1 and width >= 1, got depth={depth}, width={width}")
     layers = [keras.Input(shape=(n_inputs,))]
     for i in range(depth):
-        init = keras.initializers.get(kernel_initializer) if isinstance(kernel_initializer, str) else kernel_initializer
+        init = fresh_initializer(kernel_initializer)
         if batch_norm:
             layers += [
                 keras.layers.Dense(width, kernel_initializer=init, use_bias=False, name=f"dense_{i + 1}"),
@@ -45,6 +46,23 @@ def build_mlp(
             )
     layers.append(keras.layers.Dense(n_classes, activation="softmax", name="output"))
     return keras.Sequential(layers, name=name or f"mlp_{depth}x{width}_{activation}")
+
+
+def fresh_initializer(initializer):
+    """Return a new Keras initializer with the same settings, drawing its own seed from Keras' global generator.
+
+    One initializer *object* shared by several layers gives every layer of the same shape the same kernel
+    (it fixes its seed when it is created), so builders make a fresh one per layer. Still deterministic
+    under ``keras.utils.set_random_seed``. Accepts a name, a class or an instance.
+    """
+    import keras
+
+    if isinstance(initializer, str):
+        return keras.initializers.get(initializer)
+    if isinstance(initializer, type):
+        return initializer()
+    config = initializer.get_config()
+    return type(initializer).from_config({**config, "seed": None} if "seed" in config else config)
 
 
 def compile_classifier(model, optimizer=None, learning_rate: float = 0.01):

@@ -1,0 +1,251 @@
+"""The chapter 02 exercise checks: they pass on the solutions, catch typical mistakes with the intended hint,
+and never raise on an unfinished or broken answer."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from utils.checks import ch02
+from utils.checks._core import Exercise
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions" / "02_initialization.ipynb"
+QUESTIONS = {"q1": ch02.q1, "q2": ch02.q2, "q3": ch02.q3, "q4": ch02.q4, "q5": ch02.q5}
+RIGHT_CHOICE = {"sigmoid": "glorot_x4", "tanh": "glorot", "relu": "he", "selu": "lecun"}
+
+
+@pytest.fixture(scope="module")
+def keras():
+    from utils.course import setup
+
+    setup()
+    import keras
+
+    return keras
+
+
+@pytest.fixture(scope="module")
+def solved(keras) -> dict:
+    """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
+    from utils.init import compare_stacks, verdict_table
+
+    namespace = {"np": np, "keras": keras, "compare_stacks": compare_stacks, "verdict_table": verdict_table}
+    candidates = ["lecun", "glorot", "glorot_x4", "he", "he_fan_avg"]
+    namespace["square"] = [(a, i) for a in ("sigmoid", "tanh", "relu", "selu") for i in candidates]
+    namespace["bottleneck"] = [("relu", "he"), ("relu", "he_fan_avg")]
+    namespace["alpha"] = 0.3
+    for question in QUESTIONS.values():
+        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
+    return namespace
+
+
+def fans(shape):
+    field = int(np.prod(shape[:-2]))
+    return shape[-2] * field, shape[-1] * field
+
+
+def glorot_limit(shape):
+    return math.sqrt(6 / sum(fans(shape)))
+
+
+def he_std(shape):
+    return math.sqrt(2 / fans(shape)[0])
+
+
+def leaky_std(fan_in, alpha):
+    return math.sqrt(2 / ((1 + alpha**2) * fan_in))
+
+
+KEPT = (1 + 0.3**2) / 2
+
+
+def _wrong(result, *words):
+    text = f"{result.message} {result.hint or ''}"
+    assert not result.passed and result.message.startswith("❌"), result.message
+    assert all(word in text for word in words), text
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Every check passes on its solution, and its solution text is the one in the solutions notebook
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_solutions_pass(solved):
+    assert ch02.q1.evaluate(solved["fans"]).passed
+    assert ch02.q2.evaluate(solved["glorot_uniform_limit"], solved["he_normal_std"]).passed
+    assert ch02.q3.evaluate(solved["choice"]).passed
+    assert ch02.q4.evaluate(solved["kept_fraction"], solved["leaky_he_std"]).passed
+    assert ch02.q5.evaluate(solved["he_init"]).passed
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_solution_text_matches_the_solutions_notebook(name):
+    nb = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    notebook_lines = {line.strip() for line in code.splitlines()}
+    missing = [
+        line for line in QUESTIONS[name].solution_text.strip().splitlines() if line.strip() not in notebook_lines
+    ]
+    assert not missing, f"{name}.solution_text drifted from {SOLUTIONS.name}: {missing}"
+
+
+def test_other_right_answers_pass(keras):
+    assert ch02.q1.evaluate(lambda s: tuple(np.array(fans(s)) * 1.0)).passed  # floats, numpy
+    assert ch02.q2.evaluate(lambda s: np.float32(glorot_limit(s)), he_std).passed
+    assert ch02.q3.evaluate({**RIGHT_CHOICE, "tanh": "lecun"}).passed  # tanh: LeCun is the forward-only rule
+    assert ch02.q5.evaluate("he_normal").passed
+    assert ch02.q5.evaluate(keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal", seed=1)).passed
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Typical mistakes get the intended message and hint
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (lambda s: (s[-2], s[-1]), ("without the window", "window size")),
+        (lambda s: fans(s)[::-1], ("swapped", "shape[-2]")),
+        (lambda s: (s[0], s[1]), ("window's axes", "LAST two axes")),
+        (lambda s: (1, 2, 3), ("two numbers",)),
+        (lambda s: "fan_in", ("two numbers",)),
+    ],
+)
+def test_q1_mistakes(answer, words):
+    _wrong(ch02.q1.evaluate(answer), *words)
+
+
+@pytest.mark.parametrize(
+    ("limit", "sigma", "words"),
+    [
+        (glorot_limit, lambda s: math.sqrt(2 / fans(s)[1]), ("fan_out", "fan_in")),  # fan_out for He
+        (glorot_limit, lambda s: math.sqrt(6 / fans(s)[0]), ("uniform limit", "σ and limit confused")),
+        (lambda s: math.sqrt(2 / sum(fans(s))), he_std, ("normal σ", "σ and limit confused", "√3")),
+        (lambda s: 4 * glorot_limit(s), he_std, ("multiplied by 4", "logistic")),
+        (glorot_limit, lambda s: math.sqrt(4 / sum(fans(s))), ("fan average", "notes")),
+        (glorot_limit, lambda s: 2 / fans(s)[0], ("variance",)),
+        (glorot_limit, lambda s: he_std(s) / 0.87962566103423978, ("truncated normal",)),
+        (lambda s: math.sqrt(6 / (s[-2] + s[-1])), he_std, ("forgot the window",)),
+        (glorot_limit, lambda s: math.sqrt(1 / fans(s)[0]), ("LeCun",)),
+    ],
+)
+def test_q2_mistakes(limit, sigma, words):
+    _wrong(ch02.q2.evaluate(limit, sigma), *words)
+
+
+@pytest.mark.parametrize(
+    ("activation", "rule", "words"),
+    [
+        ("tanh", "glorot_x4", ("explode", "logistic")),  # the ×4 on tanh
+        ("relu", "he_fan_avg", ("notes' ReLU row", "bottleneck")),
+        ("relu", "glorot", ("vanish", "2 / fan_in")),
+        ("sigmoid", "glorot", ("notes' row", "1/4")),
+        ("selu", "he", ("grow", "LeCun")),
+        ("tanh", "he", ("ReLU", "Glorot")),
+    ],
+)
+def test_q3_mistakes(activation, rule, words):
+    _wrong(ch02.q3.evaluate({**RIGHT_CHOICE, activation: rule}), activation, *words)
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (["sigmoid", "tanh"], ("dict",)),
+        ({"sigmoid": "glorot_x4"}, ("no entry for", "relu")),
+        ({**RIGHT_CHOICE, "relu": "kaiming"}, ("not one of the names",)),
+    ],
+)
+def test_q3_malformed(answer, words):
+    _wrong(ch02.q3.evaluate(answer), *words)
+
+
+@pytest.mark.parametrize(
+    ("kept", "sigma", "words"),
+    [
+        (0.5, leaky_std, ("ReLU's share", "α²")),
+        ((1 + 0.3) / 2, leaky_std, ("(1 + α)/2", "α²")),
+        (KEPT, lambda f, a: math.sqrt(2 / f), ("(1 + α²) is missing",)),
+        (KEPT, lambda f, a: math.sqrt(2 / ((1 + a) * f)), ("(1 + α)", "squared")),
+        (KEPT, lambda f, a: 2 / ((1 + a**2) * f), ("variance",)),
+        (KEPT, lambda f, a: math.sqrt(6 / ((1 + a**2) * f)), ("uniform limit",)),
+        (KEPT, lambda f, a: math.sqrt(2 * (1 + a**2) / f), ("upside down",)),
+    ],
+)
+def test_q4_mistakes(kept, sigma, words):
+    _wrong(ch02.q4.evaluate(kept, sigma), *words)
+
+
+def test_q5_mistakes(keras):
+    _wrong(ch02.q5.evaluate(keras.initializers.VarianceScaling()), "LeCun", "factor=2.0")
+    _wrong(ch02.q5.evaluate(keras.initializers.LecunNormal()), "LeCun")
+    _wrong(ch02.q5.evaluate(keras.initializers.HeUniform()), "uniform=False")
+    _wrong(ch02.q5.evaluate(keras.initializers.VarianceScaling(2.0, "fan_avg")), "FAN_IN")
+    _wrong(
+        ch02.q5.evaluate(keras.initializers.VarianceScaling(2.0, distribution="untruncated_normal")),
+        "truncated",
+    )
+    _wrong(ch02.q5.evaluate(keras.initializers.HeNormal), "class")
+    _wrong(ch02.q5.evaluate(keras.initializers.Zeros()), "VarianceScaling")
+    _wrong(ch02.q5.evaluate("kaiming_normal"), "not a Keras initializer name")
+    _wrong(ch02.q5.evaluate(3), "VarianceScaling")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Unfinished or crashing answers never raise
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_placeholders_are_reported_as_unanswered(name):
+    args = {"q2": 2, "q4": 2}.get(name, 1)
+    result = QUESTIONS[name].evaluate(*([None] * args))
+    assert not result.passed and result.message.startswith("✏️")
+
+
+def test_functions_still_returning_none_are_unanswered():
+    assert ch02.q1.evaluate(lambda s: None).message.startswith("✏️")
+    assert ch02.q2.evaluate(lambda s: None, lambda s: None).message.startswith("✏️")
+    assert ch02.q4.evaluate(KEPT, lambda f, a: None).message.startswith("✏️")
+
+
+def test_crashing_answers_are_reported_not_raised(capsys):
+    def broken(shape):
+        return shape[7]
+
+    result = ch02.q1.evaluate(broken)
+    assert not result.passed and "IndexError" in result.message
+    assert ch02.q2.check(glorot_limit, lambda s: 1 / 0) is False
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    assert not ch02.q2.evaluate(lambda s: float("nan"), he_std).passed
+    assert not ch02.q4.evaluate("0.545", leaky_std).passed
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_hints_grow_and_the_solution_prints(name, capsys):
+    question: Exercise = QUESTIONS[name]
+    question._hints_shown = 0
+    question.hint()
+    first = capsys.readouterr().out
+    question.hint()
+    second = capsys.readouterr().out
+    assert first.count("Hint") == 1 and second.count("Hint") == 2
+    question.solution()
+    assert question.solution_text.strip() in capsys.readouterr().out
+    question._hints_shown = 0
+
+
+def test_passing_checks_print_their_demo(solved, capsys):
+    assert ch02.q2.check(solved["glorot_uniform_limit"], solved["he_normal_std"]) is True
+    assert "GlorotUniform max |w|" in capsys.readouterr().out
+    assert ch02.q3.check(solved["choice"]) is True
+    out = capsys.readouterr().out
+    assert "Your choices" in out and "4 × Glorot" in out
+    assert ch02.q4.check(solved["kept_fraction"], solved["leaky_he_std"]) is True
+    assert "plain He" in capsys.readouterr().out
