@@ -1,0 +1,370 @@
+"""The chapter 04 exercise checks: they pass on the solutions, catch typical mistakes with the intended hint,
+and never raise on an unfinished or broken answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from utils.checks import ch04
+from utils.checks._core import Exercise
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions" / "04_batch_normalization.ipynb"
+QUESTIONS = {"q1": ch04.q1, "q2": ch04.q2, "q3": ch04.q3, "q4": ch04.q4}
+FUNCTIONS = {"q1": "bn_forward_train", "q2": "bn_step", "q3": "bn_backward", "q4": "evaluate_accuracy"}
+
+
+@pytest.fixture(scope="module")
+def solved() -> dict:
+    """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
+    namespace = {"np": np}
+    for question in QUESTIONS.values():
+        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
+    return namespace
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Every check passes on its solution, and its solution text is the one in the solutions notebook
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_solutions_pass(solved, name):
+    result = QUESTIONS[name].evaluate(solved[FUNCTIONS[name]])
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_solution_text_matches_the_solutions_notebook(name):
+    nb = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    notebook_lines = {line.split("#")[0].strip() for line in code.splitlines()}
+    missing = [
+        line
+        for line in QUESTIONS[name].solution_text.strip().splitlines()
+        if line.split("#")[0].strip() not in notebook_lines
+    ]
+    assert not missing, f"{name}.solution_text drifted from {SOLUTIONS.name}: {missing}"
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_hints_grow_and_the_solution_prints(name, capsys):
+    question: Exercise = QUESTIONS[name]
+    question._hints_shown = 0
+    question.hint()
+    first = capsys.readouterr().out
+    question.hint()
+    second = capsys.readouterr().out
+    assert first.count("Hint") == 1 and second.count("Hint") == 2
+    question.solution()
+    assert question.solution_text.strip() in capsys.readouterr().out
+    question._hints_shown = 0
+
+
+def test_passing_checks_print_their_demo(solved, capsys):
+    assert ch04.q1.check(solved["bn_forward_train"]) is True
+    assert "each column of your output has mean" in capsys.readouterr().out
+    assert ch04.q2.check(solved["bn_step"]) is True
+    assert "keras.layers.BatchNormalization agree within 1e-5" in capsys.readouterr().out
+    assert ch04.q3.check(solved["bn_backward"]) is True
+    out = capsys.readouterr().out
+    assert "finite differences (float64): below 1e-8" in out and "float64 Keras layer: below 1e-10" in out
+    assert ch04.q4.check(solved["evaluate_accuracy"]) is True
+    assert "for any batch size" in capsys.readouterr().out
+
+
+def test_the_check_model_shows_the_training_mode_gap():
+    _, inference, training = ch04._q4_reference()
+    assert inference > 0.85 and inference - training > 0.05
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 1: the forward pass in training mode
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _forward(mistake: str):
+    """Return a bn_forward_train with one typical mistake."""
+
+    def bn_forward_train(x, gamma, beta, epsilon=1e-3):
+        axis = 1 if mistake == "rows" else 0
+        mean = x.mean(axis=axis, keepdims=mistake == "rows")
+        variance = x.var(axis=axis, ddof=1 if mistake == "unbiased" else 0, keepdims=mistake == "rows")
+        std = np.sqrt(variance + epsilon)
+        if mistake == "epsilon outside":
+            std = np.sqrt(variance) + epsilon
+        elif mistake == "no epsilon":
+            std = np.sqrt(variance)
+        elif mistake == "variance":
+            std = variance + epsilon
+        x_hat = (x - mean) / std
+        y = {"no gamma beta": x_hat, "swapped": beta * x_hat + gamma}.get(mistake, gamma * x_hat + beta)
+        returned = np.sqrt(variance) if mistake == "std returned" else variance
+        if mistake == "two values":
+            return y, mean
+        return y, mean, returned
+
+    return bn_forward_train
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message", "hint"),
+    [
+        ("unbiased", "unbiased one (divide by m − 1)", "x.var(axis=0)"),
+        ("epsilon outside", "ε is added outside the square root", "inside the square root"),
+        ("no epsilon", "ε is missing", "np.sqrt(variance + epsilon)"),
+        ("variance", "divided by the variance", "np.sqrt(variance + epsilon)"),
+        ("no gamma beta", "before the scale γ and the shift β", "gamma * x_hat + beta"),
+        ("swapped", "γ and β are swapped", "gamma * x_hat + beta"),
+        ("rows", "one number per example", "axis=0"),
+        ("std returned", "standard deviation where the variance was asked", "without a square root"),
+        ("two values", "should return three things", "return y, mean, variance"),
+    ],
+)
+def test_q1_catches_mistakes(mistake, message, hint):
+    result = ch04.q1.evaluate(_forward(mistake))
+    assert not result.passed
+    assert message in result.message
+    assert hint in (result.hint or "")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 2: both modes with the moving averages, against Keras
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _step(mistake: str):
+    """Return a bn_step with one typical mistake."""
+
+    def bn_step(x, gamma, beta, moving_mean, moving_variance, training, momentum=0.99, epsilon=1e-3):
+        if training or mistake == "batch stats at inference":
+            mean, variance = x.mean(axis=0), x.var(axis=0, ddof=1 if mistake == "unbiased" else 0)
+            weight = 1 - momentum if mistake == "pytorch momentum" else momentum
+            if training and mistake != "no update":
+                moving_mean = weight * moving_mean + (1 - weight) * mean
+                moving_variance = weight * moving_variance + (1 - weight) * variance
+            if mistake == "updated stats in training":
+                mean, variance = moving_mean, moving_variance
+        else:
+            mean, variance = moving_mean, moving_variance
+        if mistake == "epsilon outside":
+            return gamma * (x - mean) / (np.sqrt(variance) + epsilon) + beta, moving_mean, moving_variance
+        return gamma * (x - mean) / np.sqrt(variance + epsilon) + beta, moving_mean, moving_variance
+
+    if mistake == "momentum 0.9":  # right formula, not Keras' default momentum
+        return lambda *args: bn_step(*args, momentum=0.9)
+    return bn_step
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message", "hint"),
+    [
+        ("unbiased", "unbiased batch variance", "biased variance"),
+        ("epsilon outside", "epsilon outside the square root", "np.sqrt(variance + epsilon)"),
+        (
+            "pytorch momentum",
+            "momentum applied the PyTorch way",
+            "momentum * moving + (1 - momentum) * batch",
+        ),
+        ("no update", "no running update", "not the old values"),
+        ("batch stats at inference", "batch statistics at inference", "moving_mean and moving_variance"),
+        (
+            "updated stats in training",
+            "normalized with the (just updated) moving averages",
+            "batch's own mean",
+        ),
+        (
+            "momentum 0.9",
+            "differ from keras.layers.BatchNormalization",
+            "momentum * moving + (1 - momentum) * batch",
+        ),
+    ],
+)
+def test_q2_catches_mistakes(mistake, message, hint):
+    result = ch04.q2.evaluate(_step(mistake))
+    assert not result.passed
+    assert message in result.message
+    assert hint in (result.hint or "")
+
+
+def test_q2_accepts_float32_and_keyword_free_answers(solved):
+    def float32_step(x, gamma, beta, mm, mv, training):
+        y, mm, mv = solved["bn_step"](x.astype(np.float32), gamma, beta, mm, mv, training)
+        return y.astype(np.float32), mm, mv
+
+    assert ch04.q2.evaluate(float32_step).passed
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: the backward pass
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _backward(mistake: str):
+    """Return a bn_backward with one typical mistake."""
+
+    def bn_backward(dy, x, gamma, epsilon=1e-3):
+        mean, variance = x.mean(axis=0), x.var(axis=0)
+        inv_std = 1 / np.sqrt(variance + epsilon)
+        x_hat = (x - mean) * inv_std
+        dgamma = np.sum(dy * (x if mistake == "dgamma with x" else x_hat), axis=0)
+        if mistake == "dgamma mean":
+            dgamma = np.mean(dy * x_hat, axis=0)
+        dbeta = np.mean(dy, axis=0) if mistake == "dbeta mean" else np.sum(dy, axis=0)
+        dx = gamma * inv_std * (dy - dy.mean(axis=0) - x_hat * (dy * x_hat).mean(axis=0))
+        if mistake == "constant statistics":
+            dx = gamma * inv_std * dy
+        elif mistake == "no gamma":
+            dx = dx / gamma
+        elif mistake == "no variance term":
+            dx = gamma * inv_std * (dy - dy.mean(axis=0))
+        elif mistake == "sign":
+            dx = -dx
+        elif mistake == "off":
+            dx = dx * 1.1
+        return dx, dgamma, dbeta
+
+    return bn_backward
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message", "hint"),
+    [
+        ("constant statistics", "treats the batch mean and variance as constants", "through the batch mean"),
+        ("no gamma", "missing the factor γ", "γ · dy"),
+        ("no variance term", "misses the term that comes through the variance", "x_hat * (dy * x_hat)"),
+        ("sign", "wrong sign", "signs"),
+        ("dgamma with x", "dgamma uses x instead of x̂", "dy * x_hat"),
+        ("dgamma mean", "dgamma is a mean", "np.sum(dy * x_hat, axis=0)"),
+        ("dbeta mean", "dbeta is a mean", "np.sum(dy, axis=0)"),
+        ("off", "differs from the finite-difference gradient", "chain rule"),
+    ],
+)
+def test_q3_catches_mistakes(mistake, message, hint):
+    result = ch04.q3.evaluate(_backward(mistake))
+    assert not result.passed
+    assert message in result.message
+    assert hint in (result.hint or "")
+
+
+def test_q3_catches_an_answer_hard_coded_for_one_batch():
+    dy0, x0, gamma0 = ch04._q3_inputs()
+    fixed = ch04._q3_reference(dy0, x0, gamma0)
+    result = ch04.q3.evaluate(
+        lambda dy, x, gamma, epsilon=1e-3: fixed if x.shape == x0.shape else (0 * x, 0 * gamma, 0 * gamma)
+    )
+    assert not result.passed and "not on a second one" in result.message
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 4: evaluate in inference mode
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _evaluation(mistake: str):
+    """Return an evaluate_accuracy with one typical mistake."""
+
+    def evaluate_accuracy(model, X, y, batch_size=16):
+        correct, per_batch = 0, []
+        stop = len(X) - batch_size + 1 if mistake == "last batch dropped" else len(X)
+        for start in range(0, stop, batch_size):
+            probs = np.asarray(model(X[start : start + batch_size], training=mistake == "training mode"))
+            hits = np.argmax(probs, axis=1) == y[start : start + batch_size]
+            correct += int(np.sum(hits))
+            per_batch.append(float(np.mean(hits)))
+        if mistake == "percent":
+            return 100 * correct / len(X)
+        if mistake == "count":
+            return correct
+        if mistake == "mean of batches":
+            return float(np.mean(per_batch))
+        return correct / len(X)
+
+    return evaluate_accuracy
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message", "hint"),
+    [
+        ("training mode", "changed the model's moving averages", "training=False"),
+        ("percent", "percentage", "fraction between 0 and 1"),
+        ("count", "number of correct predictions", "len(X)"),
+        ("last batch dropped", "inference-mode accuracy is", "over all batches"),
+        ("mean of batches", "inference-mode accuracy is", "over all batches"),
+    ],
+)
+def test_q4_catches_mistakes(mistake, message, hint):
+    result = ch04.q4.evaluate(_evaluation(mistake))
+    assert not result.passed
+    assert message in result.message
+    assert hint.lower() in (result.hint or "").lower()
+
+
+def test_q4_leaves_its_model_unchanged_after_a_training_mode_answer():
+    model, _, _ = ch04._q4_reference()
+    saved = [v.numpy().copy() for v in model.non_trainable_variables]
+    ch04.q4.evaluate(_evaluation("training mode"))
+    assert all(np.array_equal(s, v.numpy()) for s, v in zip(saved, model.non_trainable_variables, strict=True))
+
+
+def test_q4_accepts_predict(solved):
+    def with_predict(model, X, y, batch_size=16):
+        return float(np.mean(np.argmax(model.predict(X, batch_size=batch_size, verbose=0), axis=1) == y))
+
+    assert ch04.q4.evaluate(with_predict).passed
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Never raise: placeholders, wrong types and shapes, NaN, and exceptions inside the learner's code
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _raises(*args, **kwargs):
+    raise RuntimeError("boom")
+
+
+def _placeholder(*args, **kwargs): ...
+
+
+BROKEN = {
+    "None": None,
+    "Ellipsis": ...,
+    "text": "0.25",
+    "number": 0.9,
+    "list": [1, 2, 3],
+    "raises": _raises,
+    "placeholder function": _placeholder,
+    "returns nan": lambda *args, **kwargs: (np.full((16, 5), np.nan),) * 3,
+    "returns text": lambda *args, **kwargs: "oops",
+    "returns a number": lambda *args, **kwargs: 0.5,
+    "returns wrong shapes": lambda *args, **kwargs: (np.zeros((2, 2)), np.zeros(2), np.zeros(2)),
+    "returns four things": lambda *args, **kwargs: (1, 2, 3, 4),
+    "wrong arity": lambda: 1,
+}
+
+
+@pytest.mark.parametrize("answer", BROKEN.values(), ids=BROKEN.keys())
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_checks_never_raise(name, answer, capsys):
+    question = QUESTIONS[name]
+    result = question.evaluate(answer)
+    assert not result.passed
+    assert result.message.startswith(("❌", "✏️"))
+    assert question.check(answer) is False
+    assert result.message in capsys.readouterr().out
+
+
+def test_placeholders_say_not_answered_yet():
+    for question in QUESTIONS.values():
+        assert question.evaluate(_placeholder).message.startswith("✏️ Not answered yet")
+        assert question.evaluate(None).message.startswith("✏️ Not answered yet")
+
+
+def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):
+    monkeypatch.setattr(ch04.q1, "on_pass", _raises)
+    assert ch04.q1.check(solved["bn_forward_train"]) is True
+    assert "could not run" in capsys.readouterr().out

@@ -1,0 +1,577 @@
+"""Checks for the chapter 04 exercises (``exercises/04_batch_normalization.ipynb``).
+
+``q1``: BN's forward pass in training mode; ``q2``: one BN step in either mode, with Keras' moving averages,
+checked against ``keras.layers.BatchNormalization``; ``q3``: the backward pass, checked by finite differences
+and against TensorFlow; ``q4``: fix an evaluation that runs the model in training mode. Each is an
+:class:`~utils.checks._core.Exercise`: ``q1.check(answer)``, ``q1.hint()``, ``q1.solution()``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from utils.batchnorm import (
+    EPSILON,
+    MISTAKES,
+    MOMENTUM,
+    batch_moments,
+    batched_accuracy,
+    batchnorm_backward,
+    batchnorm_forward,
+    gradient_check,
+    keras_gradients,
+    make_batches,
+    mistaken_step,
+    normalize,
+    relative_error,
+    run_keras,
+    run_numpy,
+)
+from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
+
+KERAS_TOLERANCE = 1e-5  # Keras computes in float32: agreement within its rounding
+
+
+def _three(result, names: str) -> tuple:
+    """Return the three parts of a learner's result, or raise Wrong."""
+    if not isinstance(result, tuple | list) or len(result) != 3:
+        got = f"a {type(result).__name__}" + (f" of {len(result)} items" if isinstance(result, tuple | list) else "")
+        raise Wrong(
+            f"your function should return three things, {names}; it returned {got}.",
+            f"End with `return {names}`.",
+        )
+    return tuple(result)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 1: the forward pass in training mode
+# ------------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _q1_inputs():
+    """A batch of 16 with 5 features on different scales, one with a tiny variance (where epsilon matters)."""
+    rng = np.random.default_rng(4)
+    x = rng.normal([3.0, -1.0, 0.0, 10.0, 0.5], [2.0, 0.5, 1.0, 4.0, 0.03], (16, 5))
+    return x, rng.normal(1.0, 0.3, 5), rng.normal(0.0, 0.5, 5)
+
+
+def _q1_mistakes(x, gamma, beta) -> list[tuple[np.ndarray, str, str]]:
+    mean, var = batch_moments(x)
+    unbiased = x.var(axis=0, ddof=1)
+    x_hat = (x - mean) / np.sqrt(var + EPSILON)
+    row_mean, row_var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    return [
+        (
+            normalize(x, mean, unbiased, gamma, beta),
+            "you normalized with the unbiased variance (divide by m − 1).",
+            "BN uses the biased batch variance: np.mean((x - mean) ** 2, axis=0), or x.var(axis=0) (ddof=0).",
+        ),
+        (
+            gamma * (x - mean) / (np.sqrt(var) + EPSILON) + beta,
+            "ε is added outside the square root.",
+            "Divide by np.sqrt(variance + epsilon): ε goes inside the square root, added to the variance.",
+        ),
+        (
+            gamma * (x - mean) / np.sqrt(var) + beta,
+            "ε is missing: a feature with zero variance would divide by 0.",
+            "Divide by np.sqrt(variance + epsilon).",
+        ),
+        (x_hat, "your output is x̂, before the scale γ and the shift β.", "Return gamma * x_hat + beta."),
+        (
+            beta * x_hat + gamma,
+            "γ and β are swapped.",
+            "γ scales (multiplies) x̂, β shifts (is added): gamma * x_hat + beta.",
+        ),
+        (
+            gamma * (x - row_mean) / np.sqrt(row_var + EPSILON) + beta,
+            "you normalized each example (row) instead of each feature (column).",
+            "Batch statistics are over the batch: x.mean(axis=0) and x.var(axis=0), one number per feature.",
+        ),
+        (
+            gamma * (x - mean) / (var + EPSILON) + beta,
+            "you divided by the variance, not by the standard deviation.",
+            "Divide by np.sqrt(variance + epsilon).",
+        ),
+    ]
+
+
+def _check_forward_train(function) -> None:
+    function = as_callable(function, "bn_forward_train")
+    x, gamma, beta = _q1_inputs()
+    result = call(function, x.copy(), gamma.copy(), beta.copy(), EPSILON, what="`bn_forward_train(x, gamma, beta)`")
+    y, mean, variance = _three(result, "y, mean, variance")
+    n, features = x.shape
+    mean = np.asarray(mean)
+    if mean.shape == (n,) or mean.shape == (n, 1):
+        raise Wrong(
+            "your mean has one number per example; BN computes one per feature.",
+            "Average over the batch: x.mean(axis=0).",
+        )
+    mean = as_array(mean, "the mean", (features,))
+    variance = as_array(variance, "the variance", (features,))
+    y = as_array(y, "y", x.shape)
+    right_mean, right_var = batch_moments(x)
+    if not close(mean, right_mean, rtol=1e-7, atol=1e-10):
+        raise Wrong("your batch mean is not the mean of each column of x.", "mean = x.mean(axis=0)")
+    if close(variance, x.var(axis=0, ddof=1), rtol=1e-7):
+        raise Wrong(
+            "your variance is the unbiased one (divide by m − 1); BN uses the biased one (divide by m).",
+            "variance = np.mean((x - mean) ** 2, axis=0), which is x.var(axis=0) (numpy's default ddof=0).",
+        )
+    if close(variance, np.sqrt(right_var), rtol=1e-7):
+        raise Wrong(
+            "you returned the standard deviation where the variance was asked.",
+            "variance = np.mean((x - mean) ** 2, axis=0), without a square root.",
+        )
+    if not close(variance, right_var, rtol=1e-7, atol=1e-12):
+        raise Wrong(
+            "your batch variance is not the biased variance of each column.",
+            "variance = np.mean((x - mean) ** 2, axis=0)",
+        )
+    expected = normalize(x, right_mean, right_var, gamma, beta)
+    if close(y, expected, rtol=1e-7, atol=1e-9):
+        return
+    for candidate, message, hint in _q1_mistakes(x, gamma, beta):
+        if close(y, candidate, rtol=1e-6, atol=1e-9):
+            raise Wrong(message, hint)
+    raise Wrong(
+        "your mean and variance are right, but y is not γ · (x − mean) / √(variance + ε) + β.",
+        "x_hat = (x - mean) / np.sqrt(variance + epsilon); y = gamma * x_hat + beta",
+    )
+
+
+def _demo_forward_train(function) -> None:
+    x, gamma, beta = _q1_inputs()
+    y = np.asarray(function(x.copy(), np.ones(5), np.zeros(5), EPSILON)[0])
+    print(
+        "On the check's batch, with γ = 1 and β = 0, each column of your output has mean",
+        np.round(y.mean(axis=0), 3) + 0.0,
+        "and std",
+        np.round(y.std(axis=0), 3),
+    )
+    print("(the std is under 1 where the variance is small: √(σ² / (σ² + ε)))")
+
+
+q1 = Exercise(
+    name="the forward pass in training mode",
+    checker=_check_forward_train,
+    hints=[
+        "Statistics are per feature, over the batch: axis=0. The output has the shape of x.",
+        "BN's variance is the biased one: np.mean((x - mean) ** 2, axis=0), which is x.var(axis=0).",
+        "ε goes inside the square root: x_hat = (x - mean) / np.sqrt(variance + epsilon); then gamma * x_hat + beta.",
+    ],
+    solution_text="""
+def bn_forward_train(x, gamma, beta, epsilon=1e-3):
+    mean = x.mean(axis=0)
+    variance = np.mean((x - mean) ** 2, axis=0)  # biased: divide by m
+    x_hat = (x - mean) / np.sqrt(variance + epsilon)
+    return gamma * x_hat + beta, mean, variance
+""",
+    on_pass=_demo_forward_train,
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 2: one step, both modes, with the moving averages; checked against Keras
+# ------------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _q2_setup():
+    """Twenty batches of 16 far from (0, 1), gamma and beta away from 1 and 0, and Keras' run on them."""
+    batches, x_test = make_batches(n_steps=20, batch_size=16, features=4, seed=3)
+    rng = np.random.default_rng(5)
+    gamma, beta = rng.normal(1.0, 0.3, 4), rng.normal(0.0, 0.3, 4)
+    return batches, x_test, gamma, beta, run_keras(batches, x_test, gamma, beta)
+
+
+def _extra_q2_mistakes() -> dict:
+    """Mistakes not in utils.batchnorm.MISTAKES, as step functions with their message and hint."""
+
+    def updated_stats_in_training(x, gamma, beta, mm, mv, training):
+        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+        if not training:
+            return step.y, mm, mv
+        return (
+            normalize(x, step.moving_mean, step.moving_variance, gamma, beta),
+            step.moving_mean,
+            step.moving_variance,
+        )
+
+    def updates_in_inference(x, gamma, beta, mm, mv, training):
+        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+        if training:
+            return step.y, step.moving_mean, step.moving_variance
+        mean, var = batch_moments(x)
+        return step.y, MOMENTUM * mm + (1 - MOMENTUM) * mean, MOMENTUM * mv + (1 - MOMENTUM) * var
+
+    def moving_stats_in_training(x, gamma, beta, mm, mv, training):
+        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+        return normalize(x, mm, mv, gamma, beta), step.moving_mean, step.moving_variance
+
+    return {
+        "updated stats in training": (
+            updated_stats_in_training,
+            "in training mode you normalized with the (just updated) moving averages.",
+            "In training mode normalize with the batch's own mean and variance; the moving averages are only "
+            "updated there, for later use in inference mode.",
+        ),
+        "updates in inference": (
+            updates_in_inference,
+            "your function also updates the moving averages in inference mode.",
+            "Only training mode updates them; in inference mode return them unchanged.",
+        ),
+        "moving stats in training": (
+            moving_stats_in_training,
+            "in training mode you normalized with the moving averages.",
+            "Training mode uses the batch's statistics; inference mode uses the moving averages.",
+        ),
+    }
+
+
+_Q2_HINTS = {
+    "unbiased batch variance": "Use the biased variance, x.var(axis=0) (ddof=0), to normalize and in the update.",
+    "epsilon outside the square root": "Divide by np.sqrt(variance + epsilon).",
+    "momentum applied the PyTorch way": "Keras: new = momentum * moving + (1 - momentum) * batch, momentum 0.99.",
+    "no running update": "In training mode, return momentum * moving_mean + (1 - momentum) * batch_mean "
+    "(same for the variance), not the old values.",
+    "batch statistics at inference": "If training is False, normalize with moving_mean and moving_variance.",
+}
+
+
+def _learner_step(function):
+    def step(x, gamma, beta, moving_mean, moving_variance, training):
+        result = call(
+            function,
+            x.copy(),
+            gamma.copy(),
+            beta.copy(),
+            np.array(moving_mean, copy=True),
+            np.array(moving_variance, copy=True),
+            training,
+            what="`bn_step(...)`",
+        )
+        y, mm, mv = _three(result, "y, new_moving_mean, new_moving_variance")
+        what = "training" if training else "inference"
+        return (
+            as_array(y, f"y ({what} mode)", x.shape),
+            as_array(mm, f"the moving mean ({what} mode)", _features(x)),
+            as_array(mv, f"the moving variance ({what} mode)", _features(x)),
+        )
+
+    return step
+
+
+def _features(x) -> tuple[int]:
+    return (x.shape[1],)
+
+
+def _check_step(function) -> None:
+    function = as_callable(function, "bn_step")
+    batches, x_test, gamma, beta, keras_run = _q2_setup()
+    run = run_numpy(batches, x_test, gamma, beta, step=_learner_step(function))
+    differences = run.max_difference(keras_run)
+    if max(differences.values()) < KERAS_TOLERANCE:
+        return
+    for mistake, message in MISTAKES.items():
+        if _same_run(run, run_numpy(batches, x_test, gamma, beta, step=mistaken_step(mistake))):
+            raise Wrong(f"{mistake}: {message}.", _Q2_HINTS[mistake])
+    for candidate, message, hint in _extra_q2_mistakes().values():
+        if _same_run(run, run_numpy(batches, x_test, gamma, beta, step=candidate)):
+            raise Wrong(message, hint)
+    wrong = [name for name, d in differences.items() if d >= KERAS_TOLERANCE]
+    raise Wrong(
+        f"over 20 training steps and one inference call, your {', '.join(wrong)} differ from "
+        f"keras.layers.BatchNormalization's (largest difference {max(differences.values()):.2g}).",
+        "Training mode: normalize with the batch's mean and biased variance, and update each moving average "
+        "as momentum * moving + (1 - momentum) * batch. Inference mode: normalize with the moving averages, "
+        "and return them unchanged.",
+    )
+
+
+def _same_run(a, b) -> bool:
+    return max(a.max_difference(b).values()) < 1e-9
+
+
+def _demo_step(function) -> None:
+    print(
+        "Your layer and keras.layers.BatchNormalization agree within 1e-5 (float32) over 20 training steps "
+        "(outputs, moving mean and variance) and an inference-mode call."
+    )
+
+
+q2 = Exercise(
+    name="a BN step in both modes, with Keras' moving averages",
+    checker=_check_step,
+    hints=[
+        "Two branches: `if training:` use the batch's mean and variance (and update the moving averages); "
+        "`else:` use moving_mean and moving_variance and return them unchanged.",
+        "Keras' update: new_moving = momentum * moving + (1 - momentum) * batch_statistic, momentum = 0.99 "
+        "(the weight of the OLD average), with the biased batch variance.",
+        "Normalize like exercise 1 in both modes: gamma * (x - mean) / np.sqrt(variance + epsilon) + beta.",
+    ],
+    solution_text="""
+def bn_step(x, gamma, beta, moving_mean, moving_variance, training, momentum=0.99, epsilon=1e-3):
+    if training:
+        mean, variance = x.mean(axis=0), x.var(axis=0)  # biased variance
+        moving_mean = momentum * moving_mean + (1 - momentum) * mean
+        moving_variance = momentum * moving_variance + (1 - momentum) * variance
+    else:
+        mean, variance = moving_mean, moving_variance
+    y = gamma * (x - mean) / np.sqrt(variance + epsilon) + beta
+    return y, moving_mean, moving_variance
+""",
+    on_pass=_demo_step,
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: the backward pass, checked by finite differences and against TensorFlow
+# ------------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _q3_inputs():
+    rng = np.random.default_rng(6)
+    return rng.normal(size=(8, 5)), rng.normal(1.0, 3.0, (8, 5)), rng.normal(1.0, 0.5, 5)  # dy, x, gamma
+
+
+def _q3_reference(dy, x, gamma):
+    step = batchnorm_forward(x, gamma, np.zeros_like(gamma), 0 * gamma, 1 + 0 * gamma, training=True)
+    return batchnorm_backward(dy, step.cache)
+
+
+def _q3_mistakes(dy, x, gamma) -> dict[str, list[tuple[np.ndarray, str, str]]]:
+    mean, var = batch_moments(x)
+    inv_std = 1 / np.sqrt(var + EPSILON)
+    x_hat = (x - mean) * inv_std
+    dx, _, _ = _q3_reference(dy, x, gamma)
+    return {
+        "dx": [
+            (
+                gamma * dy * inv_std,
+                "your dx treats the batch mean and variance as constants.",
+                "x enters y directly and through the batch mean and variance: "
+                "dx = gamma * inv_std * (dy - dy.mean(0) - x_hat * (dy * x_hat).mean(0)).",
+            ),
+            (dx / gamma, "your dx is missing the factor γ.", "y = γ x̂ + β, so ∂loss/∂x̂ = γ · dy."),
+            (
+                gamma * inv_std * (dy - dy.mean(0)),
+                "your dx misses the term that comes through the variance.",
+                "Add − x_hat * (dy * x_hat).mean(axis=0) inside the parentheses.",
+            ),
+            (-dx, "your dx has the wrong sign.", "Check the signs of the mean terms."),
+        ],
+        "dgamma": [
+            (
+                np.sum(dy * x, axis=0),
+                "your dgamma uses x instead of x̂.",
+                "dgamma = np.sum(dy * x_hat, axis=0)",
+            ),
+            (
+                np.mean(dy * x_hat, axis=0),
+                "your dgamma is a mean over the batch, it should be a sum.",
+                "dgamma = np.sum(dy * x_hat, axis=0): every example's contribution adds up.",
+            ),
+        ],
+        "dbeta": [
+            (
+                np.mean(dy, axis=0),
+                "your dbeta is a mean over the batch, it should be a sum.",
+                "dbeta = np.sum(dy, axis=0)",
+            ),
+            (np.sum(dy * x_hat, axis=0), "your dbeta is dgamma's formula.", "dbeta = np.sum(dy, axis=0)"),
+        ],
+    }
+
+
+def _check_backward(function) -> None:
+    function = as_callable(function, "bn_backward")
+    dy, x, gamma = _q3_inputs()
+    result = call(function, dy.copy(), x.copy(), gamma.copy(), EPSILON, what="`bn_backward(dy, x, gamma)`")
+    answer = _three(result, "dx, dgamma, dbeta")
+    shapes = {"dx": x.shape, "dgamma": gamma.shape, "dbeta": gamma.shape}
+    answer = {name: as_array(value, name, shapes[name]) for name, value in zip(shapes, answer, strict=True)}
+    expected = dict(zip(shapes, _q3_reference(dy, x, gamma), strict=True))
+    mistakes = _q3_mistakes(dy, x, gamma)
+    for name in ("dgamma", "dbeta", "dx"):
+        if close(answer[name], expected[name], rtol=1e-6, atol=1e-9):
+            continue
+        for candidate, message, hint in mistakes[name]:
+            if close(answer[name], candidate, rtol=1e-6, atol=1e-9):
+                raise Wrong(message, hint)
+        error = relative_error(answer[name], expected[name])
+        raise Wrong(
+            f"your {name} differs from the finite-difference gradient (relative error {error:.2g}).",
+            "Derive it with the chain rule through x̂ = (x − μ) / √(σ² + ε); section 2 of the chapter "
+            "gives the three formulas.",
+        )
+    errors = gradient_check(lambda dy_, x_, g_, eps: call(function, dy_, x_, g_, eps), n=6, features=3, seed=7)
+    if max(errors.values()) > 1e-6:
+        raise Wrong(
+            f"your gradients agree on the check's first batch but not on a second one ({errors}).",
+            "Do not rely on a particular batch size or number of features: use axis=0 and x.shape.",
+        )
+
+
+def _demo_backward(function) -> None:
+    errors = gradient_check(lambda *args: function(*args), seed=8)
+    dy, x, gamma = _q3_inputs()
+    tf_error = max(
+        relative_error(a, b)
+        for a, b in zip(function(dy, x, gamma, EPSILON), keras_gradients(x, dy, gamma), strict=True)
+    )
+    finite = "below 1e-8" if max(errors.values()) < 1e-8 else "above 1e-8"
+    tensorflow = "below 1e-10" if tf_error < 1e-10 else "above 1e-10"
+    print(
+        f"Relative error against finite differences (float64): {finite};"
+        f" against TensorFlow's gradient through a float64 Keras layer: {tensorflow}."
+    )
+
+
+q3 = Exercise(
+    name="the backward pass",
+    checker=_check_backward,
+    hints=[
+        "Recompute the forward quantities first: mean, variance, inv_std = 1 / np.sqrt(variance + epsilon) and x_hat.",
+        "dbeta = np.sum(dy, axis=0) and dgamma = np.sum(dy * x_hat, axis=0): sums over the batch.",
+        "dx = gamma * inv_std * (dy - dy.mean(axis=0) - x_hat * (dy * x_hat).mean(axis=0)): "
+        "the two mean terms come from x's effect on the batch mean and on the batch variance.",
+    ],
+    solution_text="""
+def bn_backward(dy, x, gamma, epsilon=1e-3):
+    mean, variance = x.mean(axis=0), x.var(axis=0)
+    inv_std = 1 / np.sqrt(variance + epsilon)
+    x_hat = (x - mean) * inv_std
+    dgamma = np.sum(dy * x_hat, axis=0)
+    dbeta = np.sum(dy, axis=0)
+    dx = gamma * inv_std * (dy - dy.mean(axis=0) - x_hat * (dy * x_hat).mean(axis=0))
+    return dx, dgamma, dbeta
+""",
+    on_pass=_demo_backward,
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 4: an evaluation that runs in training mode
+# ------------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _digits():
+    from utils.data import load_digits_splits
+
+    return load_digits_splits()
+
+
+def q4_model():
+    """Return a small BN network for the digits, with fixed weights (no Keras random generator, no ``fit``).
+
+    Random ReLU features with BN, moving averages set to the training set's statistics, and an output layer
+    fitted by ridge regression: good enough (about 0.9 accuracy) to make evaluation mistakes visible, and fast.
+    """
+    import keras
+
+    from utils.models import build_mlp
+
+    digits = _digits()
+    model = build_mlp(2, 128, "relu", batch_norm=True, name="q4_model")
+    rng = np.random.default_rng(9)
+    h = digits.X_train
+    for layer in model.layers[:-1]:
+        if isinstance(layer, keras.layers.Dense):
+            layer.kernel.assign(
+                rng.normal(0, np.sqrt(2 / layer.kernel.shape[0]), layer.kernel.shape).astype(np.float32)
+            )
+        if isinstance(layer, keras.layers.BatchNormalization):
+            mean, var = batch_moments(h)
+            layer.moving_mean.assign(mean.astype(np.float32))
+            layer.moving_variance.assign(var.astype(np.float32))
+        h = np.asarray(layer(h, training=False))
+    targets = np.eye(10)[digits.y_train] - 0.1
+    design = np.hstack([h, np.ones((len(h), 1))])
+    weights = np.linalg.solve(design.T @ design + np.eye(design.shape[1]), design.T @ targets)  # ridge, λ = 1
+    model.layers[-1].set_weights([weights[:-1].astype(np.float32), weights[-1].astype(np.float32)])
+    return model
+
+
+@functools.cache
+def _q4_reference():
+    digits = _digits()
+    model = q4_model()
+    X, y = digits.X_test, digits.y_test
+    inference = batched_accuracy(model, X, y, batch_size=len(X), training=False)
+    training = batched_accuracy(model, X, y, batch_size=8, training=True)
+    return model, inference, training
+
+
+def _check_evaluation(function) -> None:
+    function = as_callable(function, "evaluate_accuracy")
+    model, inference, training = _q4_reference()
+    X, y = _digits().X_test, _digits().y_test
+    saved = [v.numpy().copy() for v in model.non_trainable_variables]
+    try:
+        result = call(function, model, X.copy(), y.copy(), 8, what="`evaluate_accuracy(model, X, y, batch_size=8)`")
+        changed = any(
+            not np.array_equal(s, v.numpy()) for s, v in zip(saved, model.non_trainable_variables, strict=True)
+        )
+    finally:
+        for variable, value in zip(model.non_trainable_variables, saved, strict=True):
+            variable.assign(value)
+    if changed:
+        raise Wrong(
+            "evaluating changed the model's moving averages: it ran the model in training mode, which "
+            "normalizes each batch with its own statistics and updates the moving averages.",
+            "Call the model with training=False (or model.predict): inference mode.",
+        )
+    accuracy = as_float(np.asarray(result), "the accuracy")
+    if 1 < accuracy <= 100 and abs(accuracy / 100 - inference) < 1e-6:
+        raise Wrong("you returned a percentage.", "Return a fraction between 0 and 1: correct / len(X).")
+    if abs(accuracy - inference * len(X)) < 0.5:
+        raise Wrong("you returned the number of correct predictions.", "Divide by the number of examples, len(X).")
+    if abs(accuracy - training) < 1e-9:
+        raise Wrong("this is the training-mode accuracy.", "Call the model with training=False.")
+    if abs(accuracy - inference) > 1e-9:
+        raise Wrong(
+            f"on the check's model your function gives {accuracy:.4f}; inference-mode accuracy is {inference:.4f}.",
+            "Predict each batch with model(x_batch, training=False), take the argmax over the classes "
+            "(axis=1), and count the matches with y over all batches.",
+        )
+    small = call(function, model, X[:24].copy(), y[:24].copy(), 1, what="`evaluate_accuracy(..., batch_size=1)`")
+    whole = batched_accuracy(model, X[:24], y[:24], batch_size=24, training=False)
+    if abs(as_float(np.asarray(small), "the accuracy with batch_size=1") - whole) > 1e-9:
+        raise Wrong(
+            "your result depends on the batch size.",
+            "Count correct predictions over all batches, then divide by len(X) once at the end.",
+        )
+
+
+def _demo_evaluation(function) -> None:
+    _, inference, training = _q4_reference()
+    print(
+        f"On the check's model: your evaluation gives {inference:.3f} for any batch size; "
+        f"the buggy one gave {training:.3f} with batches of 8, and changed the moving averages doing so."
+    )
+
+
+q4 = Exercise(
+    name="evaluate in inference mode",
+    checker=_check_evaluation,
+    hints=[
+        "Which mode does `model(x, training=True)` run BN in, and what does a training-mode call do "
+        "to the moving averages?",
+        "Evaluation must use inference mode: model(x_batch, training=False), model(x_batch) or model.predict.",
+    ],
+    solution_text="""
+def evaluate_accuracy(model, X, y, batch_size=16):
+    correct = 0
+    for start in range(0, len(X), batch_size):
+        probs = model(X[start : start + batch_size], training=False)  # inference mode
+        correct += int(np.sum(np.argmax(probs, axis=1) == y[start : start + batch_size]))
+    return correct / len(X)
+""",
+    on_pass=_demo_evaluation,
+)
