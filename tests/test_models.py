@@ -23,7 +23,12 @@ def test_every_layer_gets_its_own_kernel(initializer):
 def test_fresh_initializer_keeps_the_settings():
     fresh = fresh_initializer(keras.initializers.VarianceScaling(3.0, "fan_avg", "uniform", seed=1))
     config = fresh.get_config()
-    assert (config["scale"], config["mode"], config["distribution"], config["seed"]) == (3.0, "fan_avg", "uniform", None)
+    assert (config["scale"], config["mode"], config["distribution"], config["seed"]) == (
+        3.0,
+        "fan_avg",
+        "uniform",
+        None,
+    )
 
 
 def test_batch_norm_blocks_and_bad_sizes():

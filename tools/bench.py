@@ -104,7 +104,9 @@ def main(argv=None) -> int:
     over = []
     print(f"{'what':<58}{'time':>12}{'peak memory':>14}{'budget':>10}  verdict")
     print(f"{'import tensorflow':<58}{time_tensorflow_import():>10.1f} s{'':>14}{'':>10}")
-    notebooks = args.notebooks or sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+    notebooks = args.notebooks or sorted((ROOT / "chapters").glob("*.ipynb")) + sorted(
+        (ROOT / "solutions").glob("*.ipynb")
+    )
     for path in [] if args.skip_notebooks else notebooks:
         path = path.resolve()
         result = bench_notebook(path)

@@ -1,0 +1,389 @@
+"""The chapter 03 exercise checks: they pass on the solutions, catch typical mistakes with the intended hint,
+and never raise on an unfinished or broken answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from utils.activations import SELU_ALPHA, SELU_LAMBDA
+from utils.checks import ch03
+from utils.checks._core import Exercise
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions" / "03_nonsaturating_activations.ipynb"
+QUESTIONS = {"q1": ch03.q1, "q2": ch03.q2, "q3": ch03.q3, "q4": ch03.q4}
+ARITY = {"q1": 2, "q2": 2, "q3": 1, "q4": 2}
+ALPHA, LAMBDA = SELU_ALPHA, SELU_LAMBDA
+
+
+@pytest.fixture(scope="module")
+def solved() -> dict:
+    """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
+    namespace = {"np": np, "ALPHA": ALPHA, "LAMBDA": LAMBDA}
+    for question in QUESTIONS.values():
+        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
+    return namespace
+
+
+ANSWERS = {
+    "q1": ("elu", "elu_grad"),
+    "q2": ("selu", "selu_grad"),
+    "q3": ("dead_fraction",),
+    "q4": ("lecun_std", "standardize"),
+}
+
+
+def answers(solved, name):
+    return [solved[key] for key in ANSWERS[name]]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Every check passes on its solution, and its solution text is the one in the solutions notebook
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_solutions_pass(solved, name):
+    result = QUESTIONS[name].evaluate(*answers(solved, name))
+    assert result.passed, result.message
+
+
+@pytest.mark.skipif(not SOLUTIONS.exists(), reason="the solutions notebook is not written yet")
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_solution_text_matches_the_solutions_notebook(name):
+    nb = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    notebook_lines = {line.strip() for line in code.splitlines()}
+    solution = QUESTIONS[name].solution_text.strip().splitlines()
+    missing = [line for line in solution if line.strip() not in notebook_lines]
+    assert not missing, f"{name}.solution_text drifted from {SOLUTIONS.name}: {missing}"
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_hints_grow_and_the_solution_prints(name, capsys):
+    question: Exercise = QUESTIONS[name]
+    question._hints_shown = 0
+    question.hint()
+    first = capsys.readouterr().out
+    question.hint()
+    second = capsys.readouterr().out
+    assert first.count("Hint") == 1 and second.count("Hint") == 2
+    question.solution()
+    assert question.solution_text.strip() in capsys.readouterr().out
+    question._hints_shown = 0
+
+
+def test_passing_checks_print_their_demo(solved, capsys):
+    assert ch03.q2.check(*answers(solved, "q2")) is True
+    assert "the fixed point" in capsys.readouterr().out
+    assert ch03.q3.check(*answers(solved, "q3")) is True
+    out = capsys.readouterr().out
+    assert "your counter" in out and "first batch only" in out and "could not run" not in out
+    assert ch03.q4.check(*answers(solved, "q4")) is True
+    out = capsys.readouterr().out
+    assert "He init" in out and "raw pixels" in out and "could not run" not in out
+
+
+def test_alternative_correct_answers_pass():
+    def elu(z, alpha=1.0):  # the max/min form, and a float64 cast
+        z = np.asarray(z, dtype=np.float64)
+        return np.maximum(z, 0) + np.minimum(alpha * np.expm1(np.minimum(z, 0)), 0)
+
+    def elu_grad(z, alpha=1.0):
+        return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0)))
+
+    assert ch03.q1.evaluate(elu, elu_grad).passed
+    assert ch03.q2.evaluate(lambda z: 1.0507 * elu(z, 1.6733), lambda z: 1.0507 * elu_grad(z, 1.6733)).passed
+    assert ch03.q3.evaluate(lambda batches: np.mean(np.vstack(batches).max(axis=0) <= 0)).passed
+
+    def standardize(X):
+        return (X - X.mean(0)) / (X.std(0) + (X.std(0) == 0))
+
+    assert ch03.q4.evaluate(lambda fan_in, fan_out: fan_in**-0.5, standardize).passed
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 1: ELU and its derivative
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _elu(z, alpha=1.0):
+    return np.where(z < 0, alpha * (np.exp(z) - 1), z)
+
+
+def _elu_grad(z, alpha=1.0):
+    return np.where(z < 0, alpha * np.exp(z), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("elu", "elu_grad", "message", "hint"),
+    [
+        (lambda z, alpha=1.0: alpha * (np.exp(z) - 1), _elu_grad, "also to z ≥ 0", "only where z < 0"),
+        (lambda z, alpha=1.0: np.where(z >= 0, alpha * (np.exp(z) - 1), z), _elu_grad, "swapped", "z ≥ 0"),
+        (lambda z, alpha=1.0: np.where(z < 0, alpha * np.exp(z), z), _elu_grad, "α·exp(z)", "Subtract 1"),
+        (lambda z, alpha=1.0: np.maximum(0, z), _elu_grad, "this is ReLU", "np.where"),
+        (lambda z, alpha=1.0: np.where(z < 0, alpha * z, z), _elu_grad, "leaky ReLU", "np.where"),
+        (lambda z, alpha=1.0: np.where(z < 0, np.exp(z) - 1, z), _elu_grad, "ignores alpha", "np.where"),
+        (lambda z: _elu(z), _elu_grad, "does not accept α", "def elu(z, alpha=1.0)"),
+        (_elu, lambda z, alpha=1.0: np.where(z < 0, np.exp(z), 1.0), "factor α is missing", "α exp(z)"),
+        (_elu, lambda z, alpha=1.0: alpha * np.exp(z), "also for z ≥ 0", "α exp(z)"),
+        (_elu, lambda z, alpha=1.0: np.where(z < 0, 0.0, 1.0), "ReLU's derivative", "α exp(z)"),
+        (_elu, _elu, "ELU itself", "α exp(z)"),
+        (_elu, lambda z, alpha=1.0: _elu_grad(z, alpha) * 1.1, "finite difference", "α exp(z)"),
+        (lambda z, alpha=1.0: float(np.mean(z)), _elu_grad, "returned one number", "np.where"),
+    ],
+    ids=[
+        "exp branch everywhere",
+        "swapped branches",
+        "no minus one",
+        "relu",
+        "leaky",
+        "alpha ignored",
+        "no alpha argument",
+        "grad without alpha",
+        "grad exp everywhere",
+        "relu grad",
+        "grad is elu",
+        "grad off",
+        "scalar",
+    ],
+)
+def test_q1_catches_mistakes(elu, elu_grad, message, hint):
+    result = ch03.q1.evaluate(elu, elu_grad)
+    assert not result.passed
+    assert message in result.message
+    assert hint in (result.hint or "")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 2: SELU and its derivative
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _selu(z):
+    return LAMBDA * np.where(z < 0, ALPHA * (np.exp(z) - 1), z)
+
+
+def _selu_grad(z):
+    return LAMBDA * np.where(z < 0, ALPHA * np.exp(z), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("selu", "selu_grad", "message", "hint"),
+    [
+        (lambda z: ALPHA * np.where(z < 0, LAMBDA * (np.exp(z) - 1), z), _selu_grad, "swapped", "λ α"),
+        (lambda z: _elu(z, ALPHA), _selu_grad, "λ is missing", "λ α"),
+        (lambda z: np.where(z < 0, LAMBDA * ALPHA * (np.exp(z) - 1), z), _selu_grad, "only scales", "λ α"),
+        (lambda z: LAMBDA * ALPHA * (np.exp(z) - 1), _selu_grad, "also to z ≥ 0", "λ α"),
+        (lambda z: LAMBDA * np.where(z >= 0, ALPHA * (np.exp(z) - 1), z), _selu_grad, "swapped", "λ α"),
+        (lambda z: LAMBDA * _elu(z), _selu_grad, "ELU's default", "λ α"),
+        (lambda z: 1.05 * _elu(z, 1.67), _selu_grad, "rounded too much", "4 decimals"),
+        (_selu, lambda z: ALPHA * np.where(z < 0, LAMBDA * np.exp(z), 1.0), "swapped", "λ α exp(z)"),
+        (_selu, lambda z: _elu_grad(z, ALPHA), "forgets λ", "λ α exp(z)"),
+        (_selu, lambda z: LAMBDA * ALPHA * np.exp(z), "also for z ≥ 0", "λ α exp(z)"),
+        (_selu, _selu, "SELU itself", "λ α exp(z)"),
+        (_selu, lambda z: _selu_grad(z) + 0.3, "finite difference", "λ α exp(z)"),
+    ],
+    ids=[
+        "alpha lambda swapped",
+        "no lambda",
+        "lambda on negative branch only",
+        "negative branch everywhere",
+        "branches swapped",
+        "alpha 1",
+        "rounded",
+        "grad swapped",
+        "grad no lambda",
+        "grad exp everywhere",
+        "grad is selu",
+        "grad off",
+    ],
+)
+def test_q2_catches_mistakes(selu, selu_grad, message, hint):
+    result = ch03.q2.evaluate(selu, selu_grad)
+    assert not result.passed
+    assert message in result.message
+    assert hint in (result.hint or "")
+
+
+def test_q2_accepts_four_decimals():
+    assert ch03.q2.evaluate(lambda z: 1.0507 * _elu(z, 1.6733), lambda z: 1.0507 * _elu_grad(z, 1.6733)).passed
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: dead units over a whole data set
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_q3_data_has_units_silent_on_some_batches_only():
+    batches = ch03.dead_unit_batches()
+    everywhere = np.all(np.concatenate(batches) == 0, axis=0)
+    first = np.all(batches[0] == 0, axis=0)
+    assert everywhere.mean() == pytest.approx(0.2) and first.mean() > everywhere.mean()
+    assert all(np.all(b == 0, axis=0).mean() > everywhere.mean() for b in batches[1:])
+
+
+@pytest.mark.parametrize(
+    ("dead_fraction", "message", "hint"),
+    [
+        (lambda b: np.mean(np.all(b[0] == 0, axis=0)), "overcounts", "np.concatenate(batches)"),
+        (lambda b: np.mean(np.all(b[-1] == 0, axis=0)), "overcounts", "np.concatenate(batches)"),
+        (lambda b: np.mean([np.mean(np.all(x == 0, axis=0)) for x in b]), "overcounts", "every batch"),
+        (lambda b: np.mean(np.concatenate(b) == 0), "fraction of zero outputs", "per column"),
+        (lambda b: np.mean(np.any(np.concatenate(b) == 0, axis=0)), "*some* example", "np.all"),
+        (lambda b: np.sum(np.all(np.concatenate(b) == 0, axis=0)), "number of dead units", "Divide"),
+        (lambda b: np.mean(~np.all(np.concatenate(b) == 0, axis=0)), "live units", "1 −"),
+        (lambda b: np.mean(np.all(np.concatenate(b) < 0, axis=0)), "no dead unit", "== 0"),
+        (lambda b: 0.3, "expected", "Concatenate"),
+        (lambda b: np.all(np.concatenate(b) == 0, axis=0), "should be a number", None),
+    ],
+    ids=["first batch", "last batch", "mean per batch", "zero outputs", "any", "count", "alive", "< 0", "off", "mask"],
+)
+def test_q3_catches_mistakes(dead_fraction, message, hint):
+    result = ch03.q3.evaluate(dead_fraction)
+    assert not result.passed
+    assert message in result.message
+    if hint:
+        assert hint in (result.hint or "")
+
+
+def test_q3_catches_a_hard_coded_answer():
+    result = ch03.q3.evaluate(lambda b: 0.2)  # right for the first data set only (the second has 30%)
+    assert not result.passed and "expected 0.3" in result.message
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 4: a self-normalizing 100-layer network
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _standardize(X):
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    return (X - mean) / np.where(std > 0, std, 1)
+
+
+def _lecun(fan_in, fan_out):
+    return 1 / np.sqrt(fan_in)
+
+
+def _in_place(X):
+    X -= X.mean(axis=0)
+    std = X.std(axis=0)
+    X /= np.where(std > 0, std, 1)
+    return X
+
+
+@pytest.mark.parametrize(
+    ("lecun_std", "standardize", "message", "hint"),
+    [
+        (lambda i, o: np.sqrt(2 / i), _standardize, "He's std", "1 / np.sqrt(fan_in)"),
+        (lambda i, o: np.sqrt(2 / (i + o)), _standardize, "Glorot's std", "1 / np.sqrt(fan_in)"),
+        (lambda i, o: 1 / i, _standardize, "the variance", "1 / np.sqrt(fan_in)"),
+        (lambda i, o: 1 / np.sqrt(o), _standardize, "fan_out", "1 / np.sqrt(fan_in)"),
+        (lambda i, o: 0.3, _standardize, "expected", "1 / np.sqrt(fan_in)"),
+        (_lecun, lambda X: (X - X.mean()) / X.std(), "one mean and std for the whole array", "axis=0"),
+        (_lecun, lambda X: X - X.mean(axis=0), "not scaled", "X.std(axis=0)"),
+        (_lecun, lambda X: (X - X.mean(0)) / np.where(X.var(0) > 0, X.var(0), 1), "variance", "not X.var"),
+        (_lecun, lambda X: (X - X.mean(0)) / X.std(0), "NaN or infinity", "np.where(std > 0, std, 1)"),
+        (
+            _lecun,
+            lambda X: (X - X.mean(1, keepdims=True)) / X.std(1, keepdims=True),
+            "each example",
+            "axis=0",
+        ),
+        (_lecun, _in_place, "in place", None),
+        (_lecun, lambda X: X, "mean 0 and std 1", "X.mean(axis=0)"),
+        (_lecun, lambda X: X[:10], "keep X's shape", None),
+    ],
+    ids=[
+        "he",
+        "glorot",
+        "variance",
+        "fan_out",
+        "constant",
+        "global stats",
+        "center only",
+        "divide by variance",
+        "constant pixels",
+        "rows",
+        "in place",
+        "identity",
+        "shape",
+    ],
+)
+def test_q4_catches_mistakes(lecun_std, standardize, message, hint):
+    result = ch03.q4.evaluate(lecun_std, standardize)
+    assert not result.passed
+    assert message in result.message
+    if hint:
+        assert hint in (result.hint or "")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Never raise: placeholders, wrong types and shapes, NaN, and exceptions inside the learner's code
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _raises(*args):
+    raise RuntimeError("boom")
+
+
+def _placeholder(*args): ...
+
+
+BROKEN = {
+    "None": None,
+    "Ellipsis": ...,
+    "text": "0.25",
+    "number": 0.5,
+    "array": np.zeros((2, 3)),
+    "raises": _raises,
+    "placeholder function": _placeholder,
+    "returns nan": lambda *args: np.nan,
+    "returns text": lambda *args: "oops",
+    "returns dict": lambda *args: {"a": 1},
+    "returns wrong shape": lambda *args: np.zeros((2, 2)),
+    "wrong arity": lambda: 1,
+    "returns inf array": lambda *args: np.full(201, np.inf),
+}
+
+
+@pytest.mark.parametrize("answer", BROKEN.values(), ids=BROKEN.keys())
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_checks_never_raise(name, answer, capsys):
+    question = QUESTIONS[name]
+    args = (answer,) * ARITY[name]
+    result = question.evaluate(*args)
+    assert not result.passed
+    assert result.message.startswith(("❌", "✏️"))
+    assert question.check(*args) is False
+    assert result.message in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_one_right_one_broken_answer_never_raises(solved, name):
+    if ARITY[name] == 1:
+        return
+    right = answers(solved, name)
+    for position in range(2):
+        for broken in (None, _placeholder, _raises, "text"):
+            args = list(right)
+            args[position] = broken
+            result = QUESTIONS[name].evaluate(*args)
+            assert not result.passed and result.message.startswith(("❌", "✏️"))
+
+
+def test_placeholders_say_not_answered_yet():
+    assert ch03.q1.evaluate(_placeholder, _placeholder).message.startswith("✏️ Not answered yet")
+    assert "returned None" in ch03.q3.evaluate(_placeholder).message
+    assert ch03.q4.evaluate(None, None).message.startswith("✏️ Not answered yet")
+
+
+def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):
+    monkeypatch.setattr(ch03.q4, "on_pass", _raises)
+    assert ch03.q4.check(*answers(solved, "q4")) is True
+    assert "could not run" in capsys.readouterr().out

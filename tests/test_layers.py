@@ -1,0 +1,298 @@
+"""utils.layers: the RReLU Keras layer (both modes, its random slopes, saving and loading) and the numpy MLP.
+
+The numpy MLP's gradients (PReLU's slopes included) and its Adam are checked against TensorFlow and Keras.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from utils import activations as A  # noqa: E402
+from utils import layers as L  # noqa: E402
+from utils.course import output_dir  # noqa: E402
+from utils.data import load_digits_splits  # noqa: E402
+
+MEAN_SLOPE = (A.RRELU_LOWER + A.RRELU_UPPER) / 2
+
+
+def negative_slopes(layer, n=200_000, training=True):
+    x = -np.ones((n // 100, 100), np.float32)
+    return -keras.ops.convert_to_numpy(layer(x, training=training)).ravel()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# RReLU: inference and training modes
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_rrelu_inference_uses_the_mean_slope():
+    z = np.linspace(-5, 5, 101, dtype=np.float32).reshape(1, -1)
+    layer = L.RReLU()
+    out = keras.ops.convert_to_numpy(layer(z))  # training defaults to False
+    np.testing.assert_allclose(out, np.where(z >= 0, z, MEAN_SLOPE * z), rtol=1e-6)
+    np.testing.assert_array_equal(out, keras.ops.convert_to_numpy(layer(z, training=False)))
+    assert layer.mean_slope == pytest.approx(MEAN_SLOPE)
+    np.testing.assert_allclose(out, A.rrelu(z), rtol=1e-6)  # the numpy function agrees
+
+
+def test_rrelu_inference_in_a_model_is_deterministic():
+    model = keras.Sequential([keras.Input((20,)), L.RReLU()])
+    x = np.random.default_rng(0).standard_normal((50, 20)).astype(np.float32)
+    first, second = model.predict(x, verbose=0), model.predict(x, verbose=0)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first, A.rrelu(x), rtol=1e-6)
+
+
+def test_rrelu_training_slopes_are_uniform_per_element():
+    slopes = negative_slopes(L.RReLU(seed=0))
+    lower, upper = A.RRELU_LOWER, A.RRELU_UPPER
+    assert lower <= slopes.min() and slopes.max() <= upper
+    assert slopes.mean() == pytest.approx((lower + upper) / 2, abs=1e-3)
+    assert slopes.std() == pytest.approx((upper - lower) / np.sqrt(12), rel=0.02)  # a uniform's std
+    counts, _ = np.histogram(slopes, bins=10, range=(lower, upper))
+    assert counts.min() > 0.9 * counts.mean()  # flat: every tenth of the range gets about 10%
+    assert len(np.unique(slopes)) > 0.9 * slopes.size  # one draw per element, not one per batch or unit
+
+
+def test_rrelu_training_keeps_positive_inputs_and_redraws_each_call():
+    layer = L.RReLU(seed=1)
+    x = np.abs(np.random.default_rng(0).standard_normal((10, 10))).astype(np.float32)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=True)), x)
+    assert not np.array_equal(negative_slopes(layer, 1000), negative_slopes(layer, 1000))
+
+
+def test_rrelu_seed_reproduces_the_slopes():
+    np.testing.assert_array_equal(negative_slopes(L.RReLU(seed=7), 1000), negative_slopes(L.RReLU(seed=7), 1000))
+
+
+def test_rrelu_custom_range_and_validation():
+    slopes = negative_slopes(L.RReLU(0.01, 0.02, seed=0), 10_000)
+    assert 0.01 <= slopes.min() and slopes.max() <= 0.02
+    np.testing.assert_allclose(negative_slopes(L.RReLU(0.01, 0.02), 100, training=False), 0.015, rtol=1e-6)
+    with pytest.raises(ValueError):
+        L.RReLU(0.5, 0.1)
+    with pytest.raises(ValueError):
+        L.RReLU(-0.1, 0.1)
+
+
+def test_rrelu_gradient():
+    z = tf.constant([[-2.0, -0.5, 0.5, 2.0]])
+    layer = L.RReLU()
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        y = layer(z, training=False)
+    np.testing.assert_allclose(tape.gradient(y, z).numpy(), [[MEAN_SLOPE, MEAN_SLOPE, 1, 1]], rtol=1e-6)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        y = layer(z, training=True)
+    grad = tape.gradient(y, z).numpy()[0]
+    np.testing.assert_allclose(grad[:2], (y.numpy()[0] / z.numpy()[0])[:2], rtol=1e-6)  # the drawn slope
+    np.testing.assert_array_equal(grad[2:], [1, 1])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# RReLU: configuration, saving and loading
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_rrelu_config_round_trip():
+    layer = L.RReLU(0.05, 0.25, seed=3, name="rr")
+    config = layer.get_config()
+    assert {"lower": 0.05, "upper": 0.25, "seed": 3}.items() <= config.items()
+    clone = L.RReLU.from_config(config)
+    assert (clone.lower, clone.upper, clone.seed, clone.name) == (0.05, 0.25, 3, "rr")
+    assert keras.saving.get_registered_name(L.RReLU) == "course>RReLU"
+
+
+def test_rrelu_model_saves_and_loads_in_safe_mode(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16), L.RReLU(0.1, 0.3, seed=5), keras.layers.Dense(3)]
+    )
+    x = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
+    path = tmp_path / "rrelu_model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    layer = loaded.layers[1]
+    assert isinstance(layer, L.RReLU) and (layer.lower, layer.upper, layer.seed) == (0.1, 0.3, 5)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_rrelu_model_saves_under_the_course_output_dir():
+    """Where a notebook saves it: utils.course.output_dir (git-ignored)."""
+    model = L.build_activation_mlp(2, 8, "rrelu")
+    path = output_dir("tests", "ch03") / "rrelu_mlp.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert sum(isinstance(layer, L.RReLU) for layer in loaded.layers) == 2
+    x = np.ones((4, 64), np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
+    path.unlink()
+
+
+def test_rrelu_trains_in_a_model():
+    keras.utils.set_random_seed(0)
+    splits = load_digits_splits()
+    model = L.build_activation_mlp(2, 32, "rrelu")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", jit_compile=False)
+    history = model.fit(splits.X_train, splits.y_train, epochs=3, batch_size=64, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Keras layers by name
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_activation_layer_by_name():
+    assert isinstance(L.activation_layer("rrelu"), L.RReLU)
+    leaky = L.activation_layer("leaky_relu")
+    assert isinstance(leaky, keras.layers.LeakyReLU) and leaky.negative_slope == pytest.approx(A.LEAKY_SLOPE)
+    prelu = L.activation_layer("prelu")
+    prelu.build((None, 5))
+    np.testing.assert_allclose(prelu.get_weights()[0], L.PRELU_INITIAL_SLOPE)
+    assert L.activation_layer("selu", name="s").name == "s"
+
+
+@pytest.mark.parametrize("name", sorted(L.RECOMMENDED_INIT))
+def test_build_activation_mlp(name):
+    model = L.build_activation_mlp(3, 8, name)
+    assert len(model.layers) == 3 * 2 + 1
+    assert model(np.zeros((2, 64), np.float32)).shape == (2, 10)
+
+
+def test_diagnostics_group_activation_layers_with_their_dense():
+    from utils.diagnostics import keras_layer_stats
+
+    model = L.build_activation_mlp(3, 8, "prelu", bias_initializer=keras.initializers.Constant(-50.0))
+    stats = keras_layer_stats(model, np.zeros((5, 64), np.float32), np.zeros(5, int))
+    assert stats.names == ["dense_1", "dense_2", "dense_3", "output"]
+    assert stats.activation[:3] == ["prelu"] * 3
+    dead_relu = L.build_activation_mlp(3, 8, "relu", bias_initializer=keras.initializers.Constant(-50.0))
+    assert keras_layer_stats(dead_relu, np.zeros((5, 64), np.float32), np.zeros(5, int)).frac_dead[0] == 1.0
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The numpy MLP against Keras and TensorFlow
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _keras_twin(net: L.NumpyNet):
+    """Return a Keras model with the same weights as ``net`` (RReLU in inference mode)."""
+    model = L.build_activation_mlp(
+        net.depth, net.weights[0].shape[1], net.activation, n_classes=net.weights[-1].shape[1]
+    )
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    for layer, W, b in zip(dense, net.weights, net.biases, strict=True):
+        layer.set_weights([W, b])
+    prelus = [layer for layer in model.layers if isinstance(layer, keras.layers.PReLU)]
+    for layer, slope in zip(prelus, net.slopes, strict=True):
+        layer.set_weights([slope])
+    return model, dense, prelus
+
+
+@pytest.mark.parametrize("name", sorted(L.RECOMMENDED_INIT))
+def test_numpy_gradients_match_tensorflow(name):
+    net = L.init_numpy_net([64, 16, 16, 16, 10], name, bias=0.1, seed=0)
+    if net.slopes:
+        net.slopes = [
+            s + np.random.default_rng(i).normal(0, 0.1, s.shape).astype(np.float32) for i, s in enumerate(net.slopes)
+        ]
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((32, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+    loss, grads = L.net_gradients(net, X, y)  # rng=None: RReLU in inference mode, as Keras' training=False
+    model, dense, prelus = _keras_twin(net)
+    variables = [layer.kernel for layer in dense] + [layer.bias for layer in dense] + [layer.alpha for layer in prelus]
+    with tf.GradientTape() as tape:
+        keras_loss = keras.losses.sparse_categorical_crossentropy(y, model(X, training=False))
+        keras_loss = tf.reduce_mean(keras_loss)
+    expected = tape.gradient(keras_loss, variables)
+    assert loss == pytest.approx(float(keras_loss), rel=1e-5)
+    assert len(grads) == len(expected)
+    for ours, theirs in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=2e-3, atol=2e-6)
+
+
+def test_numpy_rrelu_training_draws_fresh_slopes():
+    net = L.init_numpy_net([64, 32, 10], "rrelu", seed=0)
+    X = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)
+    zs, hs, local = L.net_forward(net, X, rng=np.random.default_rng(1))
+    negative = zs[0] < 0
+    slopes = hs[1][negative] / zs[0][negative]
+    assert A.RRELU_LOWER <= slopes.min() and slopes.max() <= A.RRELU_UPPER and slopes.std() > 0.03
+    np.testing.assert_allclose(local[0][negative], slopes, rtol=1e-5)
+
+
+def test_adam_matches_keras():
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((3, 4)).astype(np.float32)
+    grads = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(5)]
+    ours = start.copy()
+    adam = L.Adam([ours], learning_rate=0.01)
+    variable = keras.Variable(start)
+    keras_adam = keras.optimizers.Adam(learning_rate=0.01)
+    for g in grads:
+        adam.step([ours], [g])
+        keras_adam.apply_gradients([(keras.ops.convert_to_tensor(g), variable)])
+    np.testing.assert_allclose(ours, variable.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_training_is_deterministic_and_learns():
+    splits = load_digits_splits()
+    a = L.train_numpy_net(splits, "elu", depth=3, width=32, epochs=3, seed=0)
+    b = L.train_numpy_net(splits, "elu", depth=3, width=32, epochs=3, seed=0)
+    np.testing.assert_array_equal(a.val_accuracy, b.val_accuracy)
+    assert a.val_accuracy[-1] > 0.8 and a.loss[-1] < a.loss[0]
+    assert a.seconds > 0
+
+
+def test_prelu_slopes_are_learned():
+    run = L.train_numpy_net(load_digits_splits(), "prelu", depth=3, width=32, epochs=2, learning_rate=1e-2, seed=0)
+    slopes = np.concatenate(run.net.slopes)
+    assert np.abs(slopes - L.PRELU_INITIAL_SLOPE).max() > 0.01
+
+
+def test_dead_and_silent_fractions():
+    X = np.random.default_rng(0).standard_normal((100, 64)).astype(np.float32)
+    relu = L.init_numpy_net([64, 16, 16, 10], "relu", bias=-100.0)
+    leaky = L.init_numpy_net([64, 16, 16, 10], "leaky_relu", bias=-100.0)
+    np.testing.assert_array_equal(L.dead_fractions(relu, X), [1.0, 1.0])
+    np.testing.assert_array_equal(L.silent_fractions(relu, X), [1.0, 1.0])
+    np.testing.assert_array_equal(L.dead_fractions(leaky, X), [0.0, 0.0])  # never exactly 0 ...
+    assert L.silent_fractions(leaky, X)[0] == 1.0  # ... but silent: z < 0 for every example
+    healthy = L.init_numpy_net([64, 16, 16, 10], "relu")
+    assert L.dead_fractions(healthy, X).max() < 0.2
+
+
+def test_comparison_summaries():
+    splits = load_digits_splits()
+    comparison = L.compare_activations(splits, ["relu", "tanh"], seeds=(0, 1), depth=2, width=16, epochs=1)
+    assert comparison.names == ["relu", "tanh"] and len(comparison.runs) == 4
+    assert comparison.accuracy("relu").shape == (2,)
+    table = comparison.table()
+    assert table.splitlines()[0].startswith("activation") and "relu" in table and "±" in table
+    assert "× relu" in comparison.time_table()
+
+
+def test_plots_of_the_comparison_and_slopes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils.plots import plot_activation_comparison, plot_slopes_per_layer
+
+    splits = load_digits_splits()
+    comparison = L.compare_activations(splits, ["prelu", "selu"], seeds=(0, 1), depth=2, width=8, epochs=1)
+    axes = plot_activation_comparison(comparison)
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == sorted(
+        comparison.names, key=lambda n: comparison.accuracy(n).mean()
+    )
+    prelu = comparison.runs[0].net
+    plot_slopes_per_layer(prelu.slopes, initial=L.PRELU_INITIAL_SLOPE)
+    plt.close("all")

@@ -1,0 +1,556 @@
+"""Checks for the chapter 03 exercises (``exercises/03_nonsaturating_activations.ipynb``).
+
+``q1``: ELU and its derivative; ``q2``: SELU and its derivative (α and λ); ``q3``: a dead-unit counter over a
+whole data set, batch by batch; ``q4``: LeCun's std and standardized inputs, so that a 100-layer SELU network
+self-normalizes. Each is an :class:`~utils.checks._core.Exercise`: ``q1.check(...)``, ``q1.hint()``,
+``q1.solution()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils import activations as A
+from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
+
+Z = np.linspace(-5, 5, 201)  # contains 0 and both sides of it
+Z_NEG, Z_POS = Z < 0, Z > 0
+FD_STEP = 1e-5
+
+
+def _values(function, z, *args, what: str) -> np.ndarray:
+    """Return ``function(z, *args)`` as a float array of z's shape, or raise Wrong saying what is off."""
+    values = call(function, z.copy(), *args, what=what)
+    values = as_array(values, what)
+    if values.shape != z.shape:
+        if values.size == 1:
+            raise Wrong(
+                f"for an array z of {z.size} values, {what} returned one number.",
+                "Use numpy operations (np.where, np.exp), which work on every entry of an array at once.",
+            )
+        raise Wrong(f"for an array z of shape {z.shape}, {what} returned shape {values.shape}.")
+    return values
+
+
+def _with_alpha(function, z, alpha, what):
+    try:
+        return _values(function, z, alpha, what=what)
+    except TypeError as exc:
+        if "argument" not in str(exc):
+            raise
+        raise Wrong(
+            f"{what} does not accept α as its second argument.",
+            "Keep the signature `def elu(z, alpha=1.0):` and use `alpha` in the formula.",
+        ) from None
+
+
+def _finite_difference(function, z, *args) -> np.ndarray:
+    return (call(function, z + FD_STEP, *args) - call(function, z - FD_STEP, *args)) / (2 * FD_STEP)
+
+
+def _first_match(values, mistakes, z, rtol=1e-3, atol=1e-6) -> None:
+    """Raise the Wrong of the first typical mistake that ``values`` reproduce."""
+    for expected, message, hint in mistakes:
+        if close(values, expected(z), rtol=rtol, atol=atol):
+            raise Wrong(message, hint)
+
+
+def _worst_point(values, expected, z, what: str, hint: str) -> Wrong:
+    worst = int(np.argmax(np.abs(values - expected)))
+    return Wrong(f"at z = {z[worst]:g} {what} gives {values[worst]:.4g}, expected {expected[worst]:.4g}.", hint)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 1: ELU and its derivative
+# ------------------------------------------------------------------------------------------------------------
+
+ELU_HINT = "ELU_α(z) = z for z ≥ 0 and α (exp(z) − 1) for z < 0: `np.where(z < 0, alpha * (np.exp(z) - 1), z)`."
+ELU_GRAD_HINT = "ELU'(z) = 1 for z ≥ 0 and α exp(z) for z < 0: `np.where(z < 0, alpha * np.exp(z), 1.0)`."
+
+
+def _elu_mistakes(alpha):
+    return [
+        (
+            lambda z: alpha * (np.exp(z) - 1),
+            "your ELU applies α (exp(z) − 1) to every z, also to z ≥ 0: there ELU is the identity (ELU(2) = 2).",
+            "Use the exponential branch only where z < 0: `np.where(z < 0, alpha * (np.exp(z) - 1), z)`.",
+        ),
+        (
+            lambda z: np.where(z >= 0, alpha * (np.exp(z) - 1), z),
+            "your branches are swapped: the negative branch α (exp(z) − 1) is applied to z ≥ 0.",
+            "ELU(z) = z where z ≥ 0, and α (exp(z) − 1) where z < 0.",
+        ),
+        (
+            lambda z: np.where(z < 0, alpha * np.exp(z), z),
+            "for z < 0 you have α·exp(z): ELU would jump from α to 0 at z = 0. It is α (exp(z) − 1), which "
+            "goes to 0 at z = 0 and to −α far left.",
+            "Subtract 1 inside: `alpha * (np.exp(z) - 1)`.",
+        ),
+        (
+            lambda z: np.maximum(0, z),
+            "this is ReLU: ELU is not 0 for z < 0 but α (exp(z) − 1), a smooth curve down to −α.",
+            ELU_HINT,
+        ),
+        (
+            lambda z: np.where(z < 0, alpha * z, z),
+            "this is leaky ReLU (a straight line α z for z < 0); ELU bends: α (exp(z) − 1).",
+            ELU_HINT,
+        ),
+    ]
+
+
+def _elu_grad_mistakes(alpha):
+    return [
+        (
+            lambda z: np.where(z < 0, np.exp(z), 1.0),
+            "for z < 0 your derivative is exp(z): the factor α is missing (ELU'(z) = α exp(z)).",
+            ELU_GRAD_HINT,
+        ),
+        (
+            lambda z: alpha * np.exp(z),
+            "your derivative uses α exp(z) for every z, also for z ≥ 0, where ELU is z and its slope is 1.",
+            ELU_GRAD_HINT,
+        ),
+        (
+            lambda z: np.where(z < 0, 0.0, 1.0),
+            "this is ReLU's derivative: ELU's slope for z < 0 is α exp(z), not 0 (that is why its units never die).",
+            ELU_GRAD_HINT,
+        ),
+        (
+            lambda z: np.where(z < 0, alpha * (np.exp(z) - 1), z),
+            "this is ELU itself, not its derivative.",
+            ELU_GRAD_HINT,
+        ),
+    ]
+
+
+def _check_elu_function(elu) -> None:
+    for alpha in (1.0, 0.5):
+        values = _with_alpha(elu, Z, alpha, "elu(z, alpha)")
+        expected = A.elu(Z, alpha)
+        if close(values, expected, rtol=1e-5, atol=1e-7):
+            continue
+        if alpha != 1.0 and close(values, A.elu(Z, 1.0), rtol=1e-5, atol=1e-7):
+            raise Wrong("elu(z, 0.5) gives the same as elu(z, 1.0): your function ignores alpha.", ELU_HINT)
+        _first_match(values, _elu_mistakes(alpha), Z)
+        if not close(values[Z_POS], Z[Z_POS], rtol=1e-6, atol=1e-8):
+            raise Wrong("for z > 0 ELU is the identity, ELU(z) = z; yours changes positive inputs.", ELU_HINT)
+        raise _worst_point(values, expected, Z, f"elu(z, {alpha:g})", ELU_HINT)
+
+
+def _check_elu(elu, elu_grad) -> None:
+    elu, elu_grad = as_callable(elu, "elu"), as_callable(elu_grad, "elu_grad")
+    _check_elu_function(elu)
+    for alpha in (1.0, 0.5):
+        slopes = _with_alpha(elu_grad, Z, alpha, "elu_grad(z, alpha)")
+        expected = A.elu_grad(Z, alpha)
+        smooth = np.abs(Z) > 1e-3  # finite differences are meaningless at the kink
+        if close(slopes[smooth], expected[smooth], rtol=1e-5, atol=1e-7):
+            continue
+        _first_match(slopes, _elu_grad_mistakes(alpha), Z)
+        numeric = _finite_difference(elu, Z, alpha)
+        worst = int(np.argmax(np.abs(slopes - expected) * smooth))
+        raise Wrong(
+            f"at z = {Z[worst]:g}, elu_grad(z, {alpha:g}) gives {slopes[worst]:.4g}, but the finite difference "
+            f"(elu(z + h) − elu(z − h)) / 2h of your elu gives {numeric[worst]:.4g}.",
+            ELU_GRAD_HINT,
+        )
+
+
+q1 = Exercise(
+    name="ELU and its derivative",
+    checker=_check_elu,
+    hints=[
+        "Two branches: z for z ≥ 0, α (exp(z) − 1) for z < 0. np.where(condition, a, b) picks between them.",
+        ELU_HINT,
+        ELU_GRAD_HINT + " Check it yourself with a finite difference: (elu(z + 1e-5) − elu(z − 1e-5)) / 2e-5.",
+    ],
+    solution_text="""
+def elu(z, alpha=1.0):
+    return np.where(z < 0, alpha * (np.exp(z) - 1), z)
+
+
+def elu_grad(z, alpha=1.0):
+    return np.where(z < 0, alpha * np.exp(z), 1.0)
+""",
+)
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 2: SELU and its derivative
+# ------------------------------------------------------------------------------------------------------------
+
+ALPHA, LAMBDA = A.SELU_ALPHA, A.SELU_LAMBDA
+SELU_HINT = (
+    "SELU(z) = λ z for z ≥ 0 and λ α (exp(z) − 1) for z < 0, with α ≈ 1.6733 and λ ≈ 1.0507: "
+    "`LAMBDA * np.where(z < 0, ALPHA * (np.exp(z) - 1), z)`."
+)
+SELU_GRAD_HINT = "SELU'(z) = λ for z ≥ 0 and λ α exp(z) for z < 0."
+
+
+def _selu_like(alpha, lam):
+    return lambda z: lam * np.where(z < 0, alpha * (np.exp(z) - 1), z)
+
+
+def _selu_grad_like(alpha, lam):
+    return lambda z: lam * np.where(z < 0, alpha * np.exp(z), 1.0)
+
+
+SELU_MISTAKES = [
+    (
+        _selu_like(LAMBDA, ALPHA),
+        "α and λ are swapped: λ ≈ 1.0507 is the overall scale (both branches), α ≈ 1.6733 sits inside the "
+        "negative branch.",
+        SELU_HINT,
+    ),
+    (
+        _selu_like(ALPHA, 1.0),
+        "λ is missing: SELU is λ · ELU_α, so both branches are multiplied by λ ≈ 1.0507 (SELU(1) = 1.0507).",
+        SELU_HINT,
+    ),
+    (
+        lambda z: np.where(z < 0, LAMBDA * ALPHA * (np.exp(z) - 1), z),
+        "λ only scales your negative branch: for z ≥ 0 SELU is λ z, not z (SELU(1) = 1.0507).",
+        SELU_HINT,
+    ),
+    (
+        lambda z: LAMBDA * ALPHA * (np.exp(z) - 1),
+        "your SELU applies the negative branch λ α (exp(z) − 1) to every z, also to z ≥ 0, where it is λ z.",
+        SELU_HINT,
+    ),
+    (
+        lambda z: LAMBDA * np.where(z >= 0, ALPHA * (np.exp(z) - 1), z),
+        "your branches are swapped: the exponential branch is applied to z ≥ 0.",
+        SELU_HINT,
+    ),
+    (
+        _selu_like(1.0, LAMBDA),
+        "your α is 1 (ELU's default): SELU's α is 1.6733, chosen with λ so that mean 0 and variance 1 are a "
+        "fixed point.",
+        SELU_HINT,
+    ),
+]
+
+SELU_GRAD_MISTAKES = [
+    (
+        _selu_grad_like(LAMBDA, ALPHA),
+        "α and λ are swapped in your derivative: λ ≈ 1.0507 multiplies both branches, α ≈ 1.6733 only the "
+        "negative one.",
+        SELU_GRAD_HINT,
+    ),
+    (
+        _selu_grad_like(ALPHA, 1.0),
+        "your derivative forgets λ: SELU'(z) = λ for z ≥ 0 and λ α exp(z) for z < 0.",
+        SELU_GRAD_HINT,
+    ),
+    (
+        lambda z: LAMBDA * ALPHA * np.exp(z),
+        "your derivative uses λ α exp(z) for every z, also for z ≥ 0, where the slope is λ.",
+        SELU_GRAD_HINT,
+    ),
+    (_selu_like(ALPHA, LAMBDA), "this is SELU itself, not its derivative.", SELU_GRAD_HINT),
+]
+
+
+def _check_selu(selu, selu_grad) -> None:
+    selu, selu_grad = as_callable(selu, "selu"), as_callable(selu_grad, "selu_grad")
+    values = _values(selu, Z, what="selu(z)")
+    if not close(values, A.selu(Z), rtol=1e-4, atol=1e-6):
+        _first_match(values, SELU_MISTAKES, Z, rtol=2e-3)
+        if close(values, A.selu(Z), rtol=1e-2, atol=1e-4):
+            raise Wrong(
+                "close, but your constants are rounded too much.",
+                "Use at least 4 decimals, α ≈ 1.6733 and λ ≈ 1.0507 (or the exact values in the setup cell).",
+            )
+        raise _worst_point(values, A.selu(Z), Z, "selu(z)", SELU_HINT)
+    slopes = _values(selu_grad, Z, what="selu_grad(z)")
+    smooth = np.abs(Z) > 1e-3
+    if close(slopes[smooth], A.selu_grad(Z)[smooth], rtol=1e-4, atol=1e-6):
+        return
+    _first_match(slopes, SELU_GRAD_MISTAKES, Z, rtol=2e-3)
+    numeric = _finite_difference(selu, Z)
+    worst = int(np.argmax(np.abs(slopes - A.selu_grad(Z)) * smooth))
+    raise Wrong(
+        f"at z = {Z[worst]:g}, selu_grad gives {slopes[worst]:.4g}; the finite difference of your selu gives "
+        f"{numeric[worst]:.4g}.",
+        SELU_GRAD_HINT,
+    )
+
+
+def _demo_selu(selu, selu_grad) -> None:
+    """Show the fixed point: a standard normal z comes out of SELU with mean ≈ 0 and variance ≈ 1."""
+    z = np.random.default_rng(0).standard_normal(1_000_000)
+    out = np.asarray(call(selu, z), dtype=np.float64)
+    print(f"For z ~ N(0, 1), your SELU gives mean {out.mean():+.3f} and variance {out.var():.3f}: the fixed point.")
+
+
+q2 = Exercise(
+    name="SELU and its derivative",
+    checker=_check_selu,
+    hints=[
+        "SELU is a scaled ELU: λ · ELU_α(z), with α ≈ 1.6733 inside the negative branch and λ ≈ 1.0507 outside.",
+        SELU_HINT,
+        SELU_GRAD_HINT + " Compare with a finite difference of your selu.",
+    ],
+    solution_text="""
+def selu(z):
+    return LAMBDA * np.where(z < 0, ALPHA * (np.exp(z) - 1), z)
+
+
+def selu_grad(z):
+    return LAMBDA * np.where(z < 0, ALPHA * np.exp(z), 1.0)
+""",
+    on_pass=_demo_selu,
+)
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: count dead units over the whole data set
+# ------------------------------------------------------------------------------------------------------------
+
+
+def dead_unit_batches(
+    seed: int = 0, n_batches: int = 4, batch: int = 32, units: int = 40, dead: int = 8, partly: int = 8
+) -> list[np.ndarray]:
+    """Return ReLU outputs of one layer, batch by batch: ``dead`` units output 0 on every batch, ``partly``
+    more on the first batch only, and ``partly`` more on every batch but the first."""
+    rng = np.random.default_rng(seed)
+    out = [np.maximum(0, rng.standard_normal((batch, units)) + 0.3) for _ in range(n_batches)]
+    for i, a in enumerate(out):
+        a[:, :dead] = 0  # dead everywhere
+        if i == 0:
+            a[:, dead : dead + partly] = 0  # silent on the first batch only
+        else:
+            a[:, dead + partly : dead + 2 * partly] = 0  # silent on every batch but the first
+    return out
+
+
+Q3_DATA = ({"seed": 0}, {"seed": 1, "n_batches": 3, "units": 50, "dead": 15, "partly": 10})  # 20% and 30% dead
+
+
+def _reference_dead_fraction(batches) -> float:
+    return float(np.mean(np.all(np.concatenate(batches) == 0, axis=0)))
+
+
+def _check_dead_fraction(dead_fraction) -> None:
+    dead_fraction = as_callable(dead_fraction, "dead_fraction")
+    for data in Q3_DATA:
+        batches = dead_unit_batches(**data)
+        copies = [b.copy() for b in batches]
+        answer = as_float(call(dead_fraction, copies, what="dead_fraction(batches)"), "dead_fraction(batches)")
+        expected = _reference_dead_fraction(batches)
+        if abs(answer - expected) < 1e-9:
+            continue
+        everything = np.concatenate(batches)
+        one_batch = [_reference_dead_fraction([b]) for b in batches]
+        if any(abs(answer - v) < 1e-9 for v in one_batch) or abs(answer - np.mean(one_batch)) < 1e-9:
+            raise Wrong(
+                f"you found {answer:.0%} dead units, but only {expected:.0%} are: a unit that is silent on one "
+                "batch may fire on another, so counting batch by batch (or on one batch) overcounts.",
+                "A unit is dead only if it outputs 0 for every example of every batch: "
+                "`np.concatenate(batches)` first, then look at each unit (column).",
+            )
+        if abs(answer - np.mean(everything == 0)) < 1e-9:
+            raise Wrong(
+                f"{answer:.1%} is the fraction of zero outputs, not of dead units: a live ReLU unit outputs 0 "
+                "for about half the examples.",
+                "Decide per unit (per column, axis=0): dead if all its outputs are 0. Then average over units.",
+            )
+        if abs(answer - np.mean(np.any(everything == 0, axis=0))) < 1e-9:
+            raise Wrong(
+                "you count units that are 0 for *some* example (np.any); a dead unit is 0 for *every* example.",
+                "Use np.all(outputs == 0, axis=0).",
+            )
+        if abs(answer - expected * everything.shape[1]) < 1e-9:
+            raise Wrong(
+                f"{answer:g} is the number of dead units; return their fraction (between 0 and 1).",
+                "Divide by the number of units, or take np.mean of a boolean array.",
+            )
+        if abs(answer - (1 - expected)) < 1e-9:
+            raise Wrong("that is the fraction of live units: return the dead ones.", "1 − your answer.")
+        if answer == 0:
+            raise Wrong(
+                "you found no dead unit, but there are some. ReLU outputs are never negative: test `== 0`.",
+                "Dead: every output of the unit is exactly 0, `np.all(outputs == 0, axis=0)`.",
+            )
+        if any(not np.array_equal(a, b) for a, b in zip(batches, copies, strict=True)):
+            raise Wrong("your function changed the batches it was given: work on copies.", None)
+        raise Wrong(
+            f"you found {answer:.3g}, expected {expected:.3g} on the check's own batches.",
+            "Concatenate the batches, find the units (columns) that are 0 everywhere, return their fraction.",
+        )
+
+
+def _demo_dead_fraction(dead_fraction) -> None:
+    """Run the learner's counter on a ReLU network trained with a too-large learning rate."""
+    from utils.data import load_digits_splits
+    from utils.layers import dead_fractions, net_forward, train_numpy_net
+
+    splits = load_digits_splits()
+    run = train_numpy_net(splits, "relu", depth=5, width=64, epochs=4, learning_rate=0.05, seed=0)
+    _, hs, _ = net_forward(run.net, splits.X_train)
+    yours = [float(dead_fraction(np.array_split(h, 10))) for h in hs[1:-1]]
+    first_batch = [float(dead_fraction([h[:128]])) for h in hs[1:-1]]
+    print("A 5-layer ReLU network after 4 epochs of Adam at learning rate 0.05 (too large), on the whole training set:")
+    print("  dead units per layer, your counter:  ", "  ".join(f"{v:4.0%}" for v in yours))
+    print("  counted on the first batch only:     ", "  ".join(f"{v:4.0%}" for v in first_batch))
+    assert np.allclose(yours, dead_fractions(run.net, splits.X_train))
+
+
+q3 = Exercise(
+    name="a dead-unit counter over a whole data set",
+    checker=_check_dead_fraction,
+    hints=[
+        "A ReLU unit is dead on a data set when it outputs 0 for every example of it, in every batch.",
+        "Stack the batches: `outputs = np.concatenate(batches)` has one row per example and one column per unit.",
+        "`np.mean(np.all(outputs == 0, axis=0))`: per column, all zeros? Then the fraction of such columns.",
+    ],
+    solution_text="""
+def dead_fraction(batches):
+    outputs = np.concatenate(batches)
+    return float(np.mean(np.all(outputs == 0, axis=0)))
+""",
+    on_pass=_demo_dead_fraction,
+)
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 4: make a 100-layer SELU network self-normalize
+# ------------------------------------------------------------------------------------------------------------
+
+Q4_SHAPES = ((64, 100), (100, 100), (100, 30), (256, 64))
+Q4_DEPTH, Q4_WIDTH = 100, 100
+
+
+def _check_lecun_std(lecun_std) -> None:
+    for fan_in, fan_out in Q4_SHAPES:
+        std = as_float(call(lecun_std, fan_in, fan_out, what="lecun_std(fan_in, fan_out)"), "lecun_std")
+        expected = 1 / np.sqrt(fan_in)
+        if close(std, expected, rtol=1e-6):
+            continue
+        if close(std, np.sqrt(2 / fan_in), rtol=1e-6):
+            raise Wrong(
+                "that is He's std, sqrt(2 / fan_in), made for ReLU (which zeroes half its inputs); SELU needs "
+                "LeCun's: Var(W) = 1 / fan_in.",
+                "return 1 / np.sqrt(fan_in)",
+            )
+        if close(std, np.sqrt(2 / (fan_in + fan_out)), rtol=1e-6):
+            raise Wrong(
+                f"that is Glorot's std, sqrt(2 / (fan_in + fan_out)) ({std:.4f} for {fan_in}→{fan_out}): "
+                "LeCun's uses fan_in only.",
+                "return 1 / np.sqrt(fan_in)",
+            )
+        if close(std, 1 / fan_in, rtol=1e-6):
+            raise Wrong("you returned the variance 1 / fan_in; the std is its square root.", "1 / np.sqrt(fan_in)")
+        if close(std, 1 / np.sqrt(fan_out), rtol=1e-6):
+            raise Wrong("you used fan_out: LeCun's std is 1 / sqrt(fan_in).", "1 / np.sqrt(fan_in)")
+        raise Wrong(f"lecun_std({fan_in}, {fan_out}) = {std:.4g}, expected {expected:.4g}.", "1 / np.sqrt(fan_in)")
+
+
+def _raw_digits() -> np.ndarray:
+    from utils.data import load_digits_splits
+
+    return load_digits_splits(standardize=False).X_train[:256]
+
+
+def _check_standardize(standardize) -> np.ndarray:
+    X = _raw_digits()
+    original = X.copy()
+    result = call(standardize, X, what="standardize(X)")
+    try:
+        result = np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Wrong(f"standardize(X) should return an array, got {type(result).__name__}.") from None
+    if result.shape != X.shape:
+        raise Wrong(f"standardize(X) should keep X's shape {X.shape}, got {result.shape}.")
+    if not np.all(np.isfinite(result)):
+        raise Wrong(
+            "your result contains NaN or infinity: some pixels are 0 in every image (std 0), and x / 0 is not a "
+            "number.",
+            "Divide by `np.where(std > 0, std, 1)`: a constant feature then stays at 0.",
+        )
+    if not np.array_equal(X, original):
+        raise Wrong("your function changed X in place (e.g. `X -= ...`): return a new array.", "X = X - mean ...")
+    mean, std = original.mean(axis=0), original.std(axis=0)
+    safe = np.where(std > 0, std, 1)
+    if close(result, (original - mean) / safe, rtol=1e-4, atol=1e-5):
+        return result
+    candidates = [
+        (
+            (original - original.mean()) / original.std(),
+            "you used one mean and std for the whole array: standardize each feature (column) on its own.",
+            "mean = X.mean(axis=0), std = X.std(axis=0).",
+        ),
+        (
+            original - mean,
+            "your features are centered but not scaled: divide by each feature's std too.",
+            "(X - mean) / std, with std = X.std(axis=0).",
+        ),
+        (
+            (original - mean) / np.where(std > 0, std**2, 1),
+            "you divided by the variance; divide by the standard deviation (its square root).",
+            "X.std(axis=0), not X.var(axis=0).",
+        ),
+        (
+            (original - original.mean(axis=1, keepdims=True)) / original.std(axis=1, keepdims=True),
+            "you standardized each example (row, axis=1); standardize each feature (column, axis=0).",
+            "mean = X.mean(axis=0), std = X.std(axis=0).",
+        ),
+    ]
+    for expected, message, hint in candidates:
+        if close(result, expected, rtol=1e-4, atol=1e-5):
+            raise Wrong(message, hint)
+    column_std = result.std(axis=0)
+    raise Wrong(
+        f"each feature should come out with mean 0 and std 1 (or stay 0 if constant); yours have means up to "
+        f"{np.abs(result.mean(axis=0)).max():.3g} and stds {column_std.min():.3g}..{column_std.max():.3g}.",
+        "(X - X.mean(axis=0)) / std, with std = X.std(axis=0) and constant features divided by 1.",
+    )
+
+
+def _check_self_normalizing(lecun_std, standardize) -> None:
+    lecun_std = as_callable(lecun_std, "lecun_std")
+    standardize = as_callable(standardize, "standardize")
+    _check_lecun_std(lecun_std)
+    X = _check_standardize(standardize)
+    signal = A.compute_signal_through_depth("selu", Q4_DEPTH, Q4_WIDTH, init=lecun_std, X=X)
+    healthy = signal.diverged_at is None and np.max(np.abs(signal.mean)) < 0.15
+    if not (healthy and 0.85 < np.min(signal.std) and np.max(signal.std) < 1.2):
+        raise Wrong(
+            f"your pieces are right, yet the 100-layer stack ends with mean {signal.mean[-1]:.3g} and std "
+            f"{signal.std[-1]:.3g}.",
+            "Run the check again; if it persists, compare with `ch03.q4.solution()`.",
+        )
+
+
+def _demo_self_normalizing(lecun_std, standardize) -> None:
+    X_raw = _raw_digits()
+    cases = {
+        "your init + your standardize": dict(init=lecun_std, X=standardize(X_raw)),
+        "your init, raw pixels": dict(init=lecun_std, X=X_raw),
+        "He init + your standardize": dict(init="he", X=standardize(X_raw)),
+    }
+    print(f"std of the activations in a {Q4_DEPTH}-layer SELU network of width {Q4_WIDTH} (256 digits):")
+    print(f"{'':<30}{'layer 1':>9}{'layer 10':>10}{'layer 100':>11}")
+    for label, kwargs in cases.items():
+        s = A.compute_signal_through_depth("selu", Q4_DEPTH, Q4_WIDTH, **kwargs)
+        print(f"{label:<30}{s.std[0]:>9.2f}{s.std[9]:>10.2f}{s.std[-1]:>11.3g}")
+
+
+q4 = Exercise(
+    name="a self-normalizing 100-layer SELU network",
+    checker=_check_self_normalizing,
+    hints=[
+        "SELU's fixed point (mean 0, variance 1) holds when each layer's weights have Var(W) = 1 / fan_in "
+        "(LeCun) and the inputs are standardized, feature by feature.",
+        "lecun_std: `1 / np.sqrt(fan_in)`. standardize: subtract `X.mean(axis=0)`, divide by `X.std(axis=0)`.",
+        "Some digit pixels are 0 in every image (std 0): divide by `np.where(std > 0, std, 1)`.",
+    ],
+    solution_text="""
+def lecun_std(fan_in, fan_out):
+    return 1 / np.sqrt(fan_in)
+
+
+def standardize(X):
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    return (X - mean) / np.where(std > 0, std, 1)
+""",
+    on_pass=_demo_self_normalizing,
+)
