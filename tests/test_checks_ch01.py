@@ -3,18 +3,13 @@ and never raise on an unfinished or broken answer."""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from utils.checks import ch01
-from utils.checks._core import Exercise
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions" / "01_vanishing_exploding_gradients.ipynb"
 QUESTIONS = {"q1": ch01.q1, "q2": ch01.q2, "q3": ch01.q3, "q4": ch01.q4}
 
 
@@ -50,31 +45,6 @@ def test_solutions_pass(solved, capsys):
     assert ch01.q2.evaluate(solved["max_slope"], solved["z_at_max"], solved["best_case_10"]).passed
     assert ch01.q3.evaluate(solved["layer_gradient_norms"]).passed
     assert ch01.q4.evaluate(solved["scale"]).passed
-
-
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_solution_text_matches_the_solutions_notebook(name):
-    nb = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
-    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    notebook_lines = {line.strip() for line in code.splitlines()}
-    missing = [
-        line for line in QUESTIONS[name].solution_text.strip().splitlines() if line.strip() not in notebook_lines
-    ]
-    assert not missing, f"{name}.solution_text drifted from {SOLUTIONS.name}: {missing}"
-
-
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_hints_grow_and_the_solution_prints(name, capsys):
-    question: Exercise = QUESTIONS[name]
-    question._hints_shown = 0
-    question.hint()
-    first = capsys.readouterr().out
-    question.hint()
-    second = capsys.readouterr().out
-    assert first.count("Hint") == 1 and second.count("Hint") == 2
-    question.solution()
-    assert question.solution_text.strip() in capsys.readouterr().out
-    question._hints_shown = 0
 
 
 def test_passing_checks_print_their_demo(solved, capsys):
@@ -307,51 +277,6 @@ def test_q4_catches_a_scale_that_works_for_some_seeds_only(good, bad):
 
 def _raises(*args):
     raise RuntimeError("boom")
-
-
-def _returns_nan(*args):
-    return np.full(81, np.nan)
-
-
-def _placeholder(*args): ...
-
-
-BROKEN = {
-    "None": None,
-    "Ellipsis": ...,
-    "text": "0.25",
-    "list": [1, 2, 3],
-    "dict": {"a": 1},
-    "nan": float("nan"),
-    "inf": float("inf"),
-    "array": np.zeros((2, 3)),
-    "raises": _raises,
-    "returns nan": _returns_nan,
-    "placeholder function": _placeholder,
-    "returns text": lambda *args: "oops",
-    "returns dict": lambda *args: {"a": 1},
-    "returns wrong shape": lambda *args: np.zeros((2, 2)),
-    "wrong arity": lambda: 1,
-}
-
-
-@pytest.mark.parametrize("answer", BROKEN.values(), ids=BROKEN.keys())
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_checks_never_raise(name, answer, capsys):
-    question = QUESTIONS[name]
-    args = (answer,) * (3 if name == "q2" else 1)
-    result = question.evaluate(*args)
-    assert not result.passed
-    assert result.message.startswith(("❌", "✏️"))
-    assert question.check(*args) is False
-    assert result.message in capsys.readouterr().out
-
-
-def test_placeholders_say_not_answered_yet():
-    assert ch01.q1.evaluate(_placeholder).message.startswith("✏️ Not answered yet")
-    assert "returned None" in ch01.q3.evaluate(_placeholder).message
-    assert ch01.q2.evaluate(None, None, None).message.startswith("✏️ Not answered yet")
-    assert ch01.q4.evaluate(None).message.startswith("✏️ Not answered yet")
 
 
 def test_an_error_names_the_learners_line():

@@ -3,18 +3,13 @@ and never raise on an unfinished or broken answer."""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from utils.checks import ch02
-from utils.checks._core import Exercise
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions" / "02_initialization.ipynb"
 QUESTIONS = {"q1": ch02.q1, "q2": ch02.q2, "q3": ch02.q3, "q4": ch02.q4, "q5": ch02.q5}
 RIGHT_CHOICE = {"sigmoid": "glorot_x4", "tanh": "glorot", "relu": "he", "selu": "lecun"}
 
@@ -81,17 +76,6 @@ def test_solutions_pass(solved):
     assert ch02.q3.evaluate(solved["choice"]).passed
     assert ch02.q4.evaluate(solved["kept_fraction"], solved["leaky_he_std"]).passed
     assert ch02.q5.evaluate(solved["he_init"]).passed
-
-
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_solution_text_matches_the_solutions_notebook(name):
-    nb = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
-    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    notebook_lines = {line.strip() for line in code.splitlines()}
-    missing = [
-        line for line in QUESTIONS[name].solution_text.strip().splitlines() if line.strip() not in notebook_lines
-    ]
-    assert not missing, f"{name}.solution_text drifted from {SOLUTIONS.name}: {missing}"
 
 
 def test_other_right_answers_pass(keras):
@@ -202,13 +186,6 @@ def test_q5_mistakes(keras):
 # ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_placeholders_are_reported_as_unanswered(name):
-    args = {"q2": 2, "q4": 2}.get(name, 1)
-    result = QUESTIONS[name].evaluate(*([None] * args))
-    assert not result.passed and result.message.startswith("✏️")
-
-
 def test_functions_still_returning_none_are_unanswered():
     assert ch02.q1.evaluate(lambda s: None).message.startswith("✏️")
     assert ch02.q2.evaluate(lambda s: None, lambda s: None).message.startswith("✏️")
@@ -225,20 +202,6 @@ def test_crashing_answers_are_reported_not_raised(capsys):
     assert "ZeroDivisionError" in capsys.readouterr().out
     assert not ch02.q2.evaluate(lambda s: float("nan"), he_std).passed
     assert not ch02.q4.evaluate("0.545", leaky_std).passed
-
-
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_hints_grow_and_the_solution_prints(name, capsys):
-    question: Exercise = QUESTIONS[name]
-    question._hints_shown = 0
-    question.hint()
-    first = capsys.readouterr().out
-    question.hint()
-    second = capsys.readouterr().out
-    assert first.count("Hint") == 1 and second.count("Hint") == 2
-    question.solution()
-    assert question.solution_text.strip() in capsys.readouterr().out
-    question._hints_shown = 0
 
 
 def test_passing_checks_print_their_demo(solved, capsys):

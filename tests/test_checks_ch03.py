@@ -3,18 +3,12 @@ and never raise on an unfinished or broken answer."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from utils.activations import SELU_ALPHA, SELU_LAMBDA
 from utils.checks import ch03
-from utils.checks._core import Exercise
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions" / "03_nonsaturating_activations.ipynb"
 QUESTIONS = {"q1": ch03.q1, "q2": ch03.q2, "q3": ch03.q3, "q4": ch03.q4}
 ARITY = {"q1": 2, "q2": 2, "q3": 1, "q4": 2}
 ALPHA, LAMBDA = SELU_ALPHA, SELU_LAMBDA
@@ -50,31 +44,6 @@ def answers(solved, name):
 def test_solutions_pass(solved, name):
     result = QUESTIONS[name].evaluate(*answers(solved, name))
     assert result.passed, result.message
-
-
-@pytest.mark.skipif(not SOLUTIONS.exists(), reason="the solutions notebook is not written yet")
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_solution_text_matches_the_solutions_notebook(name):
-    nb = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
-    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    notebook_lines = {line.strip() for line in code.splitlines()}
-    solution = QUESTIONS[name].solution_text.strip().splitlines()
-    missing = [line for line in solution if line.strip() not in notebook_lines]
-    assert not missing, f"{name}.solution_text drifted from {SOLUTIONS.name}: {missing}"
-
-
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_hints_grow_and_the_solution_prints(name, capsys):
-    question: Exercise = QUESTIONS[name]
-    question._hints_shown = 0
-    question.hint()
-    first = capsys.readouterr().out
-    question.hint()
-    second = capsys.readouterr().out
-    assert first.count("Hint") == 1 and second.count("Hint") == 2
-    question.solution()
-    assert question.solution_text.strip() in capsys.readouterr().out
-    question._hints_shown = 0
 
 
 def test_passing_checks_print_their_demo(solved, capsys):
@@ -335,35 +304,6 @@ def _raises(*args):
 def _placeholder(*args): ...
 
 
-BROKEN = {
-    "None": None,
-    "Ellipsis": ...,
-    "text": "0.25",
-    "number": 0.5,
-    "array": np.zeros((2, 3)),
-    "raises": _raises,
-    "placeholder function": _placeholder,
-    "returns nan": lambda *args: np.nan,
-    "returns text": lambda *args: "oops",
-    "returns dict": lambda *args: {"a": 1},
-    "returns wrong shape": lambda *args: np.zeros((2, 2)),
-    "wrong arity": lambda: 1,
-    "returns inf array": lambda *args: np.full(201, np.inf),
-}
-
-
-@pytest.mark.parametrize("answer", BROKEN.values(), ids=BROKEN.keys())
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_checks_never_raise(name, answer, capsys):
-    question = QUESTIONS[name]
-    args = (answer,) * ARITY[name]
-    result = question.evaluate(*args)
-    assert not result.passed
-    assert result.message.startswith(("❌", "✏️"))
-    assert question.check(*args) is False
-    assert result.message in capsys.readouterr().out
-
-
 @pytest.mark.parametrize("name", QUESTIONS)
 def test_one_right_one_broken_answer_never_raises(solved, name):
     if ARITY[name] == 1:
@@ -375,12 +315,6 @@ def test_one_right_one_broken_answer_never_raises(solved, name):
             args[position] = broken
             result = QUESTIONS[name].evaluate(*args)
             assert not result.passed and result.message.startswith(("❌", "✏️"))
-
-
-def test_placeholders_say_not_answered_yet():
-    assert ch03.q1.evaluate(_placeholder, _placeholder).message.startswith("✏️ Not answered yet")
-    assert "returned None" in ch03.q3.evaluate(_placeholder).message
-    assert ch03.q4.evaluate(None, None).message.startswith("✏️ Not answered yet")
 
 
 def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):

@@ -3,17 +3,11 @@ and never raise on an unfinished or broken answer."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from utils.checks import ch04
-from utils.checks._core import Exercise
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions" / "04_batch_normalization.ipynb"
 QUESTIONS = {"q1": ch04.q1, "q2": ch04.q2, "q3": ch04.q3, "q4": ch04.q4}
 FUNCTIONS = {"q1": "bn_forward_train", "q2": "bn_step", "q3": "bn_backward", "q4": "evaluate_accuracy"}
 
@@ -36,33 +30,6 @@ def solved() -> dict:
 def test_solutions_pass(solved, name):
     result = QUESTIONS[name].evaluate(solved[FUNCTIONS[name]])
     assert result.passed, result.message
-
-
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_solution_text_matches_the_solutions_notebook(name):
-    nb = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
-    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    notebook_lines = {line.split("#")[0].strip() for line in code.splitlines()}
-    missing = [
-        line
-        for line in QUESTIONS[name].solution_text.strip().splitlines()
-        if line.split("#")[0].strip() not in notebook_lines
-    ]
-    assert not missing, f"{name}.solution_text drifted from {SOLUTIONS.name}: {missing}"
-
-
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_hints_grow_and_the_solution_prints(name, capsys):
-    question: Exercise = QUESTIONS[name]
-    question._hints_shown = 0
-    question.hint()
-    first = capsys.readouterr().out
-    question.hint()
-    second = capsys.readouterr().out
-    assert first.count("Hint") == 1 and second.count("Hint") == 2
-    question.solution()
-    assert question.solution_text.strip() in capsys.readouterr().out
-    question._hints_shown = 0
 
 
 def test_passing_checks_print_their_demo(solved, capsys):
@@ -325,43 +292,6 @@ def test_q4_accepts_predict(solved):
 
 def _raises(*args, **kwargs):
     raise RuntimeError("boom")
-
-
-def _placeholder(*args, **kwargs): ...
-
-
-BROKEN = {
-    "None": None,
-    "Ellipsis": ...,
-    "text": "0.25",
-    "number": 0.9,
-    "list": [1, 2, 3],
-    "raises": _raises,
-    "placeholder function": _placeholder,
-    "returns nan": lambda *args, **kwargs: (np.full((16, 5), np.nan),) * 3,
-    "returns text": lambda *args, **kwargs: "oops",
-    "returns a number": lambda *args, **kwargs: 0.5,
-    "returns wrong shapes": lambda *args, **kwargs: (np.zeros((2, 2)), np.zeros(2), np.zeros(2)),
-    "returns four things": lambda *args, **kwargs: (1, 2, 3, 4),
-    "wrong arity": lambda: 1,
-}
-
-
-@pytest.mark.parametrize("answer", BROKEN.values(), ids=BROKEN.keys())
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_checks_never_raise(name, answer, capsys):
-    question = QUESTIONS[name]
-    result = question.evaluate(answer)
-    assert not result.passed
-    assert result.message.startswith(("❌", "✏️"))
-    assert question.check(answer) is False
-    assert result.message in capsys.readouterr().out
-
-
-def test_placeholders_say_not_answered_yet():
-    for question in QUESTIONS.values():
-        assert question.evaluate(_placeholder).message.startswith("✏️ Not answered yet")
-        assert question.evaluate(None).message.startswith("✏️ Not answered yet")
 
 
 def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):

@@ -1,0 +1,115 @@
+"""What every exercise check owes a learner, for every chapter's checks at once (found, not listed).
+
+Chapter files (tests/test_checks_chNN.py) test what is specific: each check passes on its solution and
+catches that exercise's typical mistakes with the intended hint.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import pkgutil
+import re
+
+import numpy as np
+import pytest
+
+import utils.checks
+from tests.notebooks import ROOT
+from utils.checks._core import Exercise
+
+
+def _exercises():
+    for info in sorted(pkgutil.iter_modules(utils.checks.__path__), key=lambda m: m.name):
+        if re.fullmatch(r"ch\d\d", info.name):
+            module = importlib.import_module(f"utils.checks.{info.name}")
+            for name, obj in vars(module).items():
+                if isinstance(obj, Exercise):
+                    yield pytest.param(info.name, obj, id=f"{info.name}.{name}")
+
+
+EXERCISES = list(_exercises())
+
+
+def _arity(question: Exercise) -> int:
+    """Return how many answers the check takes (its required positional parameters)."""
+    params = inspect.signature(question.checker).parameters.values()
+    return sum(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _raises(*args, **kwargs):
+    raise RuntimeError("the learner's code failed")
+
+
+def _placeholder(*args, **kwargs): ...  # an untouched exercise function: its body is `...`, so it returns None
+
+
+BROKEN = {
+    "None": None,
+    "Ellipsis": ...,
+    "text": "0.25",
+    "bool": True,
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "list": [1, 2, 3],
+    "array": np.zeros((2, 3)),
+    "raises": _raises,
+    "placeholder function": _placeholder,
+    "returns nan": lambda *args, **kwargs: np.nan,
+    "returns text": lambda *args, **kwargs: "oops",
+    "returns dict": lambda *args, **kwargs: {"a": 1},
+    "returns wrong shape": lambda *args, **kwargs: np.zeros((2, 2)),
+    "returns four things": lambda *args, **kwargs: (1, 2, 3, 4),
+    "wrong arity": lambda: 1,
+}
+
+
+def test_every_chapter_with_exercises_has_checks():
+    chapters = {p.name[:2] for p in (ROOT / "solutions").glob("*.ipynb")}
+    assert chapters == {param.values[0][2:] for param in EXERCISES}, "each solutions notebook needs utils.checks.chNN"
+
+
+@pytest.mark.parametrize(("chapter", "question"), EXERCISES)
+def test_solution_text_matches_the_solutions_notebook(chapter, question):
+    notebook = next((ROOT / "solutions").glob(f"{chapter[2:]}_*.ipynb"))
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    in_notebook = {line.split("#")[0].strip() for line in code.splitlines()}
+    missing = [
+        line for line in question.solution_text.strip().splitlines() if line.split("#")[0].strip() not in in_notebook
+    ]
+    assert not missing, f"{question.name}: solution_text drifted from {notebook.name}: {missing}"
+
+
+@pytest.mark.parametrize(("chapter", "question"), EXERCISES)
+def test_hints_grow_and_the_solution_prints(chapter, question, capsys):
+    question._hints_shown = 0
+    try:
+        question.hint()
+        first = capsys.readouterr().out
+        question.hint()
+        second = capsys.readouterr().out
+        assert first.count("Hint") == 1 and second.count("Hint") == min(2, len(question.hints))
+        question.solution()
+        assert question.solution_text.strip() in capsys.readouterr().out
+    finally:
+        question._hints_shown = 0
+
+
+@pytest.mark.parametrize(("chapter", "question"), EXERCISES)
+def test_placeholders_say_not_answered_yet(chapter, question):
+    for placeholder in (None, ...):
+        result = question.evaluate(*[placeholder] * _arity(question))
+        assert not result.passed and result.message.startswith("✏️ Not answered yet")
+
+
+@pytest.mark.parametrize("answer", BROKEN.values(), ids=BROKEN.keys())
+@pytest.mark.parametrize(("chapter", "question"), EXERCISES)
+def test_checks_never_raise_on_broken_answers(chapter, question, answer, capsys):
+    args = [answer] * _arity(question)
+    result = question.evaluate(*args)
+    assert not result.passed
+    assert result.message.startswith(("❌", "✏️"))
+    assert question.check(*args) is False
+    assert result.message in capsys.readouterr().out
