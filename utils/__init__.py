@@ -7,8 +7,13 @@ Modules, from the bottom up (arrows point down, toward compute):
 
 - ``course``: the setup call, the git-ignored output folder, versions.
 - ``data``: the digits data set (ships with scikit-learn) and small synthetic data.
-- ``mlp``: a fast numpy MLP with a hand-written backward pass (for widgets).
+- ``blas``: one BLAS thread for the small matrix products behind the widgets.
+- ``activations``: activation functions and derivatives in numpy; the signal through deep stacks (ch. 01, 03).
 - ``diagnostics``: per-layer forward and backward statistics of any sequential Keras model, and a callback.
+- ``mlp``: a fast numpy MLP with a hand-written backward pass (for widgets; ch. 01).
+- ``init``: fans, the Glorot / He / LeCun table and deep-stack measurements (ch. 02).
+- ``batchnorm``: batch normalization in numpy with Keras' conventions (ch. 04).
+- ``models``, ``layers``: Keras model builders, the RReLU layer and a numpy trainer (ch. 03).
 - ``plots``: the course's plot helpers (on top of compute).
 - ``widgets``: the interactive explorers (on top of plots and compute).
 - ``checks``: the exercise checks (on top of compute).

@@ -5,7 +5,12 @@ Taught in chapters 01 (logistic, tanh) and 03 (the ReLU family, ELU, SELU).
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import numpy as np
+
+from utils.blas import single_blas_thread
 
 # SELU's constants (Klambauer et al., 2017), the same as keras.activations.selu.
 SELU_ALPHA = 1.6732632423543772
@@ -128,9 +133,6 @@ def saturated_fraction(name: str, outputs: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------------------
 # Chapter 03: GELU and SiLU (today's defaults), randomized leaky ReLU, and the signal through a deep stack
 # ---------------------------------------------------------------------------------------------------------
-
-import functools  # noqa: E402  (this section was appended; its imports stay with it)
-from dataclasses import dataclass  # noqa: E402
 
 RRELU_LOWER, RRELU_UPPER = 1 / 8, 1 / 3  # the slopes' range of Xu et al. (2015), also PyTorch's default
 _SQRT_HALF, _INV_SQRT_2PI = 0.5**0.5, (2 * np.pi) ** -0.5  # Python floats: float32 inputs stay float32
@@ -339,22 +341,6 @@ def _dropout(a: np.ndarray, rate: float, alpha: bool, uniform: np.ndarray):
     scale = ((1 - rate) * (1 + rate * saturation**2)) ** -0.5
     shift = -scale * saturation * rate
     return (scale * np.where(keep, a, saturation) + shift).astype(np.float32), scale * keep
-
-
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController  # comes with scikit-learn
-
-    return ThreadpoolController()
-
-
-def single_blas_thread():
-    """Return a context manager that runs numpy's matrix products on one thread.
-
-    The course's matrices are small: several BLAS threads only wait for each other, and on a busy 2-core
-    machine that waiting made a 100-layer pass 10-50 times slower (measured: 30 ms alone, up to 800 ms).
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _signal_inputs(n: int, seed: int) -> np.ndarray:

@@ -133,14 +133,18 @@ def _require_chain(model, x, chained, training) -> None:
         raise ValueError(_NOT_A_CHAIN)
 
 
+# Keras layers that are activations, by class name (RReLU is the course's own, utils.layers.RReLU).
+_ACTIVATION_LAYERS = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu", "PReLU": "prelu", "RReLU": "rrelu"}
+
+
 def _activation_name(block) -> str:
     name = "linear"
     for layer in block:
         fn = getattr(layer, "activation", None)
         if fn is not None and getattr(fn, "__name__", None):
             name = fn.__name__
-        elif type(layer).__name__ in {"ReLU", "LeakyReLU", "ELU", "PReLU"}:
-            name = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu", "PReLU": "prelu"}[type(layer).__name__]
+        elif type(layer).__name__ in _ACTIVATION_LAYERS:
+            name = _ACTIVATION_LAYERS[type(layer).__name__]
     return name
 
 

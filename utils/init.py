@@ -16,6 +16,7 @@ import numpy as np
 
 from utils import activations
 from utils.activations import LEAKY_SLOPE
+from utils.blas import single_blas_thread
 from utils.diagnostics import LayerStats
 from utils.mlp import MLP, layer_stats
 
@@ -401,7 +402,7 @@ def compute_init_stats(
     float32's range (ReLU at 4 x Glorot x 10 grows by ~1e70 over 50 layers), so that every setting stays finite.
     """
     kwargs = dict(depth=depth, width=width, pattern=pattern, multiplier=multiplier, seed=seed)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"), single_blas_thread():
         stats = measure_stack(activation, init, **kwargs)
         if not (np.all(np.isfinite(stats.grad_norm)) and all(np.all(np.isfinite(s)) for s in stats.samples)):
             stats = measure_stack(activation, init, dtype=np.float64, **kwargs)

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from utils import activations
+from utils.blas import single_blas_thread
 from utils.mlp import softmax_cross_entropy
 
 # ---------------------------------------------------------------------------------------------------------
@@ -297,7 +298,7 @@ def train_numpy_net(
     rng = np.random.default_rng(seed + 1000)
     n = len(splits.y_train)
     val_acc, losses, seconds = [], [], 0.0
-    with activations.single_blas_thread():
+    with single_blas_thread():
         if on_epoch_end is not None:
             on_epoch_end(net)
         for _ in range(epochs):

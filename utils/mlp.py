@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from utils import activations
+from utils.blas import single_blas_thread
 from utils.diagnostics import LayerStats, summarize
 
 FAN_MODES = ("fan_in", "fan_out", "fan_avg")
@@ -163,7 +164,8 @@ def compute_gradient_flow(
         raise ValueError(f"depth <= {len(unit) - 1} and width <= {unit.shape[2]} here; got {depth}, {width}")
     weights = [scale / np.sqrt(a) * unit[i, :a, :b] for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
     biases = [np.zeros(b, np.float32) for b in sizes[1:]]
-    return layer_stats(MLP(weights, biases, activation), X, y)
+    with single_blas_thread():
+        return layer_stats(MLP(weights, biases, activation), X, y)
 
 
 MAX_EXPLORER_DEPTH, MAX_EXPLORER_WIDTH = 50, 192
