@@ -24,14 +24,35 @@ def execute(path: Path, timeout: int = 600) -> float:
     """Run ``path`` in a fresh kernel, save it in place and return the wall time in seconds."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,  # timestamps would change every saved notebook on every run
+        resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
     nb.metadata.pop("widgets", None)  # widget state is view-only and changes on every run
-    nbformat.write(nb, path)
+    nbformat.write(with_widget_hints(nb), path)
     return elapsed
+
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_HINT = "Interactive widget: run this cell (and the cells above it) in JupyterLab to use it."
+
+
+def with_widget_hints(nb):
+    """Replace the saved text of widget outputs (``VBox(children=...)``) by a hint to run the cell.
+
+    Widget state is not saved, so a reader who opens the notebook without running it (or views it on GitHub)
+    sees this text instead of a widget: tell them what to do rather than print a widget's repr.
+    """
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if WIDGET_MIME in output.get("data", {}):
+                output["data"]["text/plain"] = WIDGET_HINT
+    return nb
 
 
 def main(argv: list[str] | None = None) -> int:

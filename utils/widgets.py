@@ -36,7 +36,7 @@ def explore_gradient_flow(depth: int = 20, width: int = 100, activation: str = "
     """Return the chapter 01 explorer: depth, width, activation, weight scale -> per-layer statistics."""
     controls = {
         "depth": W.IntSlider(value=depth, min=2, max=MAX_EXPLORER_DEPTH, description="depth"),
-        "width": W.IntSlider(value=width, min=8, max=MAX_EXPLORER_WIDTH, step=8, description="width"),
+        "width": W.IntSlider(value=width, min=8, max=MAX_EXPLORER_WIDTH, step=4, description="width"),
         "activation": W.Dropdown(options=sorted(ACTIVATIONS), value=activation, description="activation"),
         "scale": W.FloatLogSlider(value=scale, base=10, min=-1, max=1.3, step=0.05, description="weight scale"),
     }
