@@ -14,6 +14,26 @@ from utils.mlp import MAX_EXPLORER_DEPTH, MAX_EXPLORER_WIDTH, compute_gradient_f
 from utils.plots import plot_activation_histograms, plot_layer_stats
 
 
+def wire(controls: dict, draw, rows: list[int]) -> W.VBox:
+    """Return a VBox of ``controls`` (laid out ``rows[i]`` per line) above the output that ``draw(**values)`` plots.
+
+    ``draw`` gets the controls' values by name on every change and draws one figure; the box keeps the
+    controls as ``box.controls``, handy for tests and for instructors driving a widget from code.
+    """
+
+    def redraw(**values):
+        draw(**values)
+        plt.show()
+
+    items, lines = list(controls.values()), []
+    for count in rows:
+        lines.append(W.HBox(items[:count]))
+        items = items[count:]
+    box = W.VBox([*lines, W.interactive_output(redraw, controls)])
+    box.controls = controls
+    return box
+
+
 def plot_gradient_flow(stats, *, title: str | None = None):
     """Draw the three panels of the gradient-flow explorer (activation std, gradient norm, histograms)."""
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
@@ -41,15 +61,11 @@ def explore_gradient_flow(depth: int = 20, width: int = 100, activation: str = "
         "scale": W.FloatLogSlider(value=scale, base=10, min=-1, max=1.3, step=0.05, description="weight scale"),
     }
 
-    def draw(**kwargs):
-        stats = compute_gradient_flow(**kwargs)
+    def draw(**values):
+        stats = compute_gradient_flow(**values)
         plot_gradient_flow(stats, title=_gradient_flow_title(stats))
-        plt.show()
 
-    out = W.interactive_output(draw, controls)
-    box = W.VBox([W.HBox(list(controls.values())[:2]), W.HBox(list(controls.values())[2:]), out])
-    box.controls = controls  # handy for tests and for instructors driving the widget from code
-    return box
+    return wire(controls, draw, rows=[2, 2])
 
 
 def show(widget) -> None:
@@ -93,16 +109,11 @@ def explore_initialization(
         "pattern": W.ToggleButtons(options=list(WIDTH_PATTERNS), value=pattern, description="widths"),
     }
 
-    def draw(**kwargs):
-        stats = compute_init_stats(**kwargs)
+    def draw(**values):
+        stats = compute_init_stats(**values)
         plot_init_stats(stats, title=_init_title(stats))
-        plt.show()
 
-    out = W.interactive_output(draw, controls)
-    items = list(controls.values())
-    box = W.VBox([W.HBox(items[:2]), W.HBox(items[2:4]), items[4], out])
-    box.controls = controls
-    return box
+    return wire(controls, draw, rows=[2, 2, 1])
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -134,16 +145,11 @@ def explore_running_stats(momentum: float = 0.99, batch_size: int = 32, epochs: 
         "drift": W.FloatSlider(value=drift, min=0.0, max=3.0, step=0.25, description="drift (stds)"),
     }
 
-    def draw(**kwargs):
-        stats = compute_running_stats(**kwargs)
+    def draw(**values):
+        stats = compute_running_stats(**values)
         plot_running_stats(stats, title=running_stats_title(stats))
-        plt.show()
 
-    out = W.interactive_output(draw, controls)
-    items = list(controls.values())
-    box = W.VBox([W.HBox(items[:2]), W.HBox(items[2:]), out])
-    box.controls = controls
-    return box
+    return wire(controls, draw, rows=[2, 2])
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -213,10 +219,5 @@ def explore_activations(
             activation, depth, param=param, init=init, input_scale=scale, input_shift=shift
         )
         plot_signal_through_depth(signal, title=signal_title(signal))
-        plt.show()
 
-    out = W.interactive_output(draw, controls)
-    items = list(controls.values())
-    box = W.VBox([W.HBox(items[:2]), W.HBox(items[2:]), out])
-    box.controls = controls
-    return box
+    return wire(controls, draw, rows=[2, 3])

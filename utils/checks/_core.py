@@ -182,3 +182,20 @@ def call(function: Callable, *args, what: str | None = None):
 def close(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
     """Return True when arrays or numbers agree within tolerance (NaN never agrees)."""
     return bool(np.allclose(actual, expected, rtol=rtol, atol=atol))
+
+
+def elementwise(function, z: np.ndarray, *args, what: str) -> np.ndarray:
+    """Return ``function(z, *args)`` as a float array of z's shape, or raise Wrong saying what is off."""
+    values = call(function, z.copy(), *args, what=what)
+    if isinstance(values, str):
+        raise Wrong(f"{what} returned text; it should return numbers, one per entry of z.")
+    values = as_array(values, what)
+    if values.shape != z.shape:
+        if values.size == 1:
+            raise Wrong(
+                f"for an array z of {z.size} values, {what} returned one number.",
+                "Use numpy operations (np.exp, not math.exp; np.where, not if): "
+                "they work on every entry of an array at once.",
+            )
+        raise Wrong(f"for an array z of shape {z.shape}, {what} returned shape {values.shape}.")
+    return values

@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from utils.activations import sigmoid, sigmoid_grad, tanh_grad
-from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
+from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close, elementwise
 
 # ------------------------------------------------------------------------------------------------------------
 # Exercise 1: the logistic function's derivative
@@ -25,17 +25,7 @@ Q1_GRID = np.linspace(-10, 10, 81)  # contains z = 0, where the slope peaks
 def _check_logistic_derivative(function) -> None:
     function = as_callable(function, "logistic_derivative")
     z = Q1_GRID.copy()
-    values = call(function, z, what="`logistic_derivative(z)`")
-    if isinstance(values, str):
-        raise Wrong("logistic_derivative(z) returned text; it should return numbers, one per entry of z.")
-    values = as_array(values, "logistic_derivative(z)")
-    if values.shape != z.shape:
-        if values.size == 1:
-            raise Wrong(
-                f"for an array z of {z.size} values your function returned one number.",
-                "Use numpy operations (np.exp, not math.exp): they work on every entry of the array at once.",
-            )
-        raise Wrong(f"for an array z of shape {z.shape} your function returned shape {values.shape}.")
+    values = elementwise(function, z, what="`logistic_derivative(z)`")
     if close(values, sigmoid_grad(z), rtol=1e-4, atol=1e-7):
         return
     for expected, message, hint in _Q1_MISTAKES:

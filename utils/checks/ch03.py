@@ -11,30 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from utils import activations as A
-from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
+from utils.checks._core import Exercise, Wrong, as_callable, as_float, call, close, elementwise
 
 Z = np.linspace(-5, 5, 201)  # contains 0 and both sides of it
 Z_NEG, Z_POS = Z < 0, Z > 0
 FD_STEP = 1e-5
 
 
-def _values(function, z, *args, what: str) -> np.ndarray:
-    """Return ``function(z, *args)`` as a float array of z's shape, or raise Wrong saying what is off."""
-    values = call(function, z.copy(), *args, what=what)
-    values = as_array(values, what)
-    if values.shape != z.shape:
-        if values.size == 1:
-            raise Wrong(
-                f"for an array z of {z.size} values, {what} returned one number.",
-                "Use numpy operations (np.where, np.exp), which work on every entry of an array at once.",
-            )
-        raise Wrong(f"for an array z of shape {z.shape}, {what} returned shape {values.shape}.")
-    return values
-
-
 def _with_alpha(function, z, alpha, what):
     try:
-        return _values(function, z, alpha, what=what)
+        return elementwise(function, z, alpha, what=what)
     except TypeError as exc:
         if "argument" not in str(exc):
             raise
@@ -253,7 +239,7 @@ SELU_GRAD_MISTAKES = [
 
 def _check_selu(selu, selu_grad) -> None:
     selu, selu_grad = as_callable(selu, "selu"), as_callable(selu_grad, "selu_grad")
-    values = _values(selu, Z, what="selu(z)")
+    values = elementwise(selu, Z, what="selu(z)")
     if not close(values, A.selu(Z), rtol=1e-4, atol=1e-6):
         _first_match(values, SELU_MISTAKES, Z, rtol=2e-3)
         if close(values, A.selu(Z), rtol=1e-2, atol=1e-4):
@@ -262,7 +248,7 @@ def _check_selu(selu, selu_grad) -> None:
                 "Use at least 4 decimals, α ≈ 1.6733 and λ ≈ 1.0507 (or the exact values in the setup cell).",
             )
         raise _worst_point(values, A.selu(Z), Z, "selu(z)", SELU_HINT)
-    slopes = _values(selu_grad, Z, what="selu_grad(z)")
+    slopes = elementwise(selu_grad, Z, what="selu_grad(z)")
     smooth = np.abs(Z) > 1e-3
     if close(slopes[smooth], A.selu_grad(Z)[smooth], rtol=1e-4, atol=1e-6):
         return
