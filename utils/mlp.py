@@ -169,6 +169,7 @@ def compute_gradient_flow(
 
 
 MAX_EXPLORER_DEPTH, MAX_EXPLORER_WIDTH = 50, 160  # the slowest corner stays near 50 ms
+_DRAW_SIDE = 256
 
 
 @functools.lru_cache(maxsize=4)
@@ -181,7 +182,8 @@ def _unit_draws(n: int, n_inputs: int, seed: int):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, n_inputs), dtype=np.float32)
     y = rng.integers(0, 10, n)
-    side = max(MAX_EXPLORER_WIDTH, n_inputs)
+    # A fixed size, not the sliders' limits: moving a limit must not change the networks drawn below it.
+    side = max(_DRAW_SIDE, n_inputs)
     unit = rng.standard_normal((MAX_EXPLORER_DEPTH + 1, side, side), dtype=np.float32)
     unit.flags.writeable = False  # shared between calls: nobody may change it
     return X, y, unit
