@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.checking import assert_caught
 from utils.checks import ch04
 
 QUESTIONS = {"q1": ch04.q1, "q2": ch04.q2, "q3": ch04.q3, "q4": ch04.q4}
@@ -93,10 +94,7 @@ def _forward(mistake: str):
     ],
 )
 def test_q1_catches_mistakes(mistake, message, hint):
-    result = ch04.q1.evaluate(_forward(mistake))
-    assert not result.passed
-    assert message in result.message
-    assert hint in (result.hint or "")
+    assert_caught(ch04.q1.evaluate(_forward(mistake)), message, hint)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -152,10 +150,7 @@ def _step(mistake: str):
     ],
 )
 def test_q2_catches_mistakes(mistake, message, hint):
-    result = ch04.q2.evaluate(_step(mistake))
-    assert not result.passed
-    assert message in result.message
-    assert hint in (result.hint or "")
+    assert_caught(ch04.q2.evaluate(_step(mistake)), message, hint)
 
 
 def test_q2_accepts_float32_and_keyword_free_answers(solved):
@@ -212,10 +207,7 @@ def _backward(mistake: str):
     ],
 )
 def test_q3_catches_mistakes(mistake, message, hint):
-    result = ch04.q3.evaluate(_backward(mistake))
-    assert not result.passed
-    assert message in result.message
-    assert hint in (result.hint or "")
+    assert_caught(ch04.q3.evaluate(_backward(mistake)), message, hint)
 
 
 def test_q3_catches_an_answer_hard_coded_for_one_batch():
