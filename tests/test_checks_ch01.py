@@ -49,12 +49,12 @@ def test_solutions_pass(solved, capsys):
 
 
 def test_passing_checks_print_their_demo(solved, capsys):
-    assert ch01.q2.check(solved["max_slope"], solved["z_at_max"], solved["best_case_10"]) is True
+    assert ch01.q2.check(solved["max_slope"], solved["z_at_max"], solved["best_case_10"])
     assert "product over the 10 layers" in capsys.readouterr().out
-    assert ch01.q3.check(solved["layer_gradient_norms"]) is True
+    assert ch01.q3.check(solved["layer_gradient_norms"])
     out = capsys.readouterr().out
     assert "keras_layer_stats" in out and "dense_8" in out
-    assert ch01.q4.check(solved["scale"]) is True
+    assert ch01.q4.check(solved["scale"])
     assert "over 5 seeds" in capsys.readouterr().out
 
 
@@ -281,5 +281,5 @@ def test_an_error_names_the_learners_line():
 
 def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):
     monkeypatch.setattr(ch01.q4, "on_pass", _raises)
-    assert ch01.q4.check(solved["scale"]) is True
+    assert ch01.q4.check(solved["scale"])
     assert "could not run" in capsys.readouterr().out

@@ -198,17 +198,17 @@ def test_crashing_answers_are_reported_not_raised(capsys):
 
     result = ch02.q1.evaluate(broken)
     assert not result.passed and "IndexError" in result.message
-    assert ch02.q2.check(glorot_limit, lambda s: 1 / 0) is False
+    assert not ch02.q2.check(glorot_limit, lambda s: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
     assert not ch02.q2.evaluate(lambda s: float("nan"), he_std).passed
     assert not ch02.q4.evaluate("0.545", leaky_std).passed
 
 
 def test_passing_checks_print_their_demo(solved, capsys):
-    assert ch02.q2.check(solved["glorot_uniform_limit"], solved["he_normal_std"]) is True
+    assert ch02.q2.check(solved["glorot_uniform_limit"], solved["he_normal_std"])
     assert "GlorotUniform max |w|" in capsys.readouterr().out
-    assert ch02.q3.check(solved["choice"]) is True
+    assert ch02.q3.check(solved["choice"])
     out = capsys.readouterr().out
     assert "Your choices" in out and "4 × Glorot" in out
-    assert ch02.q4.check(solved["kept_fraction"], solved["leaky_he_std"]) is True
+    assert ch02.q4.check(solved["kept_fraction"], solved["leaky_he_std"])
     assert "plain He" in capsys.readouterr().out

@@ -48,12 +48,12 @@ def test_solutions_pass(solved, name):
 
 
 def test_passing_checks_print_their_demo(solved, capsys):
-    assert ch03.q2.check(*answers(solved, "q2")) is True
+    assert ch03.q2.check(*answers(solved, "q2"))
     assert "the fixed point" in capsys.readouterr().out
-    assert ch03.q3.check(*answers(solved, "q3")) is True
+    assert ch03.q3.check(*answers(solved, "q3"))
     out = capsys.readouterr().out
     assert "your counter" in out and "first batch only" in out and "could not run" not in out
-    assert ch03.q4.check(*answers(solved, "q4")) is True
+    assert ch03.q4.check(*answers(solved, "q4"))
     out = capsys.readouterr().out
     assert "He init" in out and "raw pixels" in out and "could not run" not in out
 
@@ -314,5 +314,5 @@ def test_one_right_one_broken_answer_never_raises(solved, name):
 
 def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):
     monkeypatch.setattr(ch03.q4, "on_pass", _raises)
-    assert ch03.q4.check(*answers(solved, "q4")) is True
+    assert ch03.q4.check(*answers(solved, "q4"))
     assert "could not run" in capsys.readouterr().out

@@ -34,14 +34,14 @@ def test_solutions_pass(solved, name):
 
 
 def test_passing_checks_print_their_demo(solved, capsys):
-    assert ch04.q1.check(solved["bn_forward_train"]) is True
+    assert ch04.q1.check(solved["bn_forward_train"])
     assert "each column of your output has mean" in capsys.readouterr().out
-    assert ch04.q2.check(solved["bn_step"]) is True
+    assert ch04.q2.check(solved["bn_step"])
     assert "keras.layers.BatchNormalization agree within 1e-5" in capsys.readouterr().out
-    assert ch04.q3.check(solved["bn_backward"]) is True
+    assert ch04.q3.check(solved["bn_backward"])
     out = capsys.readouterr().out
     assert "finite differences (float64): below 1e-8" in out and "float64 Keras layer: below 1e-10" in out
-    assert ch04.q4.check(solved["evaluate_accuracy"]) is True
+    assert ch04.q4.check(solved["evaluate_accuracy"])
     assert "for any batch size" in capsys.readouterr().out
 
 
@@ -288,5 +288,5 @@ def _raises(*args, **kwargs):
 
 def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):
     monkeypatch.setattr(ch04.q1, "on_pass", _raises)
-    assert ch04.q1.check(solved["bn_forward_train"]) is True
+    assert ch04.q1.check(solved["bn_forward_train"])
     assert "could not run" in capsys.readouterr().out

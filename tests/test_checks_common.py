@@ -111,5 +111,12 @@ def test_checks_never_raise_on_broken_answers(chapter, question, answer, capsys)
     result = question.evaluate(*args)
     assert not result.passed
     assert result.message.startswith(("❌", "✏️"))
-    assert question.check(*args) is False
+    assert not question.check(*args)
     assert result.message in capsys.readouterr().out
+
+
+def test_a_verdict_is_truthy_on_a_pass_and_shows_nothing():
+    from utils.checks._core import Verdict
+
+    assert Verdict(True) and not Verdict(False)
+    assert Verdict(True)._ipython_display_() is None and "passed=True" in repr(Verdict(True))

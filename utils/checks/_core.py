@@ -44,6 +44,27 @@ class Result:
         return self.passed
 
 
+class Verdict:
+    """What :meth:`Exercise.check` returns: truthy when the answer passed, and invisible as a cell's last value.
+
+    The check has printed its message already; a bare ``True``/``False`` under it would only add noise.
+    """
+
+    __slots__ = ("passed",)
+
+    def __init__(self, passed: bool):
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"Verdict(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing in a notebook: the check printed its message."""
+
+
 @dataclass
 class Exercise:
     """One exercise: a checker, a list of hints (shown one more per call of :meth:`hint`) and a solution.
@@ -79,8 +100,8 @@ class Exercise:
             )
         return Result(True, f"{PASS}: {self.name}.")
 
-    def check(self, *answer) -> bool:
-        """Print whether ``answer`` is right, or what is wrong and a hint; return True when it passed."""
+    def check(self, *answer) -> Verdict:
+        """Print whether ``answer`` is right, or what is wrong and a hint; return a :class:`Verdict`."""
         result = self.evaluate(*answer)
         print(result.message)
         if result.hint:
@@ -90,7 +111,7 @@ class Exercise:
                 self.on_pass(*answer)
             except Exception as exc:  # a demo must never turn a pass into a traceback
                 print(f"(The demo that follows this check could not run: {type(exc).__name__}: {exc})")
-        return result.passed
+        return Verdict(result.passed)
 
     def hint(self) -> None:
         """Print the next hint (each call shows one more, then repeats the last)."""
