@@ -58,7 +58,15 @@ def explore_gradient_flow(depth: int = 20, width: int = 100, activation: str = "
         "depth": W.IntSlider(value=depth, min=2, max=MAX_EXPLORER_DEPTH, description="depth"),
         "width": W.IntSlider(value=width, min=8, max=MAX_EXPLORER_WIDTH, step=4, description="width"),
         "activation": W.Dropdown(options=sorted(ACTIVATIONS), value=activation, description="activation"),
-        "scale": W.FloatLogSlider(value=scale, base=10, min=-1, max=1.3, step=0.05, description="weight scale"),
+        "scale": W.FloatLogSlider(
+            value=scale,
+            base=10,
+            min=-1,
+            max=1.3,
+            step=0.05,
+            description="weight scale",
+            style={"description_width": "initial"},
+        ),
     }
 
     def draw(**values):
