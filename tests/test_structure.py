@@ -82,6 +82,65 @@ def test_saved_from_one_clean_run_without_errors(path):
     assert not stderr, f"stderr output saved (warnings or logs): {stderr[0][:200]}"
 
 
+# A compared output must read the same on any machine (another CPU, a Mac, a GPU, another thread count): numbers
+# that come from float arithmetic are printed rounded to what their claim needs, never in full.
+FULL_PRECISION = re.compile(r"-?\d+\.\d{7,}(?:e[-+]?\d+)?")
+RAW_VALUE = re.compile(r"^\s*(array\(|\[array\(|<tf\.Tensor|tf\.Tensor\(|<tf\.Variable|<KerasVariable|np\.float|\{)")
+# Exact closed-form constants may be shown in full: (notebook name, the number as printed, why it is exact).
+EXACT_CONSTANTS: list[tuple[str, str, str]] = []
+
+
+def unportable_outputs(nb) -> list[str]:
+    """Describe compared outputs that another machine would print differently: full-precision floats, raw values."""
+    from tests.user_runs import compared_outputs, is_compared, sanitize_patterns
+
+    patterns, found = sanitize_patterns(), []
+    allowed = {number for name, number, _ in EXACT_CONSTANTS if name == nb.metadata.get("_name")}
+    for number, cell in enumerate(code_cells(nb)):
+        if cell.cell_type != "code" or not is_compared(cell):
+            continue
+        for key, texts in compared_outputs(cell, patterns).items():
+            text = "\n".join(t if isinstance(t, str) else str(t) for t in texts)
+            full = [m.group(0) for m in FULL_PRECISION.finditer(text) if m.group(0) not in allowed]
+            if full:
+                found.append(f"code cell {number} ({key}) prints {full[0]} in full: print it rounded")
+            if key == "text/plain" and RAW_VALUE.match(text):
+                found.append(f"code cell {number} leaves a raw value as its output ({text[:40]!r}...): print a summary")
+    return found
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=ids(EXECUTED))
+def test_compared_outputs_are_portable(path):
+    nb = read(path)
+    nb.metadata["_name"] = path.name
+    problems = unportable_outputs(nb)
+    assert not problems, "another machine would print these differently:\n" + "\n".join(problems)
+
+
+def test_the_portability_check_catches_unrounded_floats_and_raw_values():
+    import nbformat
+
+    def notebook(text, key="stdout"):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("x", execution_count=1)
+        if key == "stdout":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        else:
+            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": text}, execution_count=1)]
+        nb.cells.append(cell)
+        return nb
+
+    assert unportable_outputs(notebook("loss 0.10217756\n"))
+    assert unportable_outputs(notebook("{'loss': 0.1, 'accuracy': 0.9}", key="text/plain"))
+    assert unportable_outputs(notebook("array([0.1, 0.2], dtype=float32)", key="text/plain"))
+    assert unportable_outputs(notebook("np.float64(0.25)", key="text/plain"))
+    assert unportable_outputs(notebook("<tf.Tensor: shape=(), dtype=float32, numpy=0.5>", key="text/plain"))
+    assert not unportable_outputs(notebook("loss 0.102 ± 0.004, accuracy 93.1%, lr 1e-07\n"))
+    ignored = notebook("took 1.23456789 s\n")
+    ignored.cells[0].metadata["tags"] = ["nbval-ignore-output"]
+    assert not unportable_outputs(ignored)
+
+
 @pytest.mark.parametrize("path", EXERCISES, ids=ids(EXERCISES))
 def test_exercises_have_no_outputs(path):
     for cell in code_cells(read(path)):

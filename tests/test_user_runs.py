@@ -31,6 +31,7 @@ from tests.user_runs import (
     network_status,
     output_differences,
     sanitize_patterns,
+    second_numeric_path,
     untracked_files,
 )
 
@@ -83,6 +84,58 @@ def test_make_test_runs_every_pytest_offline_and_reruns_the_notebooks():
         assert "-p tests.user_runs" in line, f"load the plugin (network status, loud skips): {line.strip()}"
     assert any("$(NBVAL)" in line and "chapters" in line and "solutions" in line for line in pytest_lines)
     assert "OFFLINE ?= $(PY) tests/offline.py" in makefile
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The re-run takes another numeric path: raw numbers change, rounded ones do not
+# ------------------------------------------------------------------------------------------------------------
+
+# Raw numbers of the kinds the notebooks print, computed the way they compute them (float32 NumPy training,
+# TensorFlow reductions and a softmax); each printed in full, as a notebook must never print them.
+RAW_NUMBERS = """
+import os, hashlib
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0"); os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+from utils.data import load_digits_splits
+from utils.mlp import train_numpy_net
+run = train_numpy_net(load_digits_splits(), "elu", depth=10, width=64, epochs=3, seed=0)
+print("numpy_mlp_loss", repr(float(run.loss[-1])))
+print("numpy_mlp_accuracy", round(float(run.val_accuracy[-1]), 2))
+import tensorflow as tf
+x = tf.constant(np.random.default_rng(0).standard_normal((2000, 3000)).astype(np.float32))
+print("tf_reduce_sum", repr(float(tf.reduce_sum(x))))
+print("tf_softmax", hashlib.md5(tf.nn.softmax(x[:1797, :100]).numpy().tobytes()).hexdigest())
+"""
+
+
+def _raw_numbers(env: dict) -> dict[str, str]:
+    run = subprocess.run(
+        [sys.executable, "-c", RAW_NUMBERS], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return dict(line.split(" ", 1) for line in run.stdout.strip().splitlines())
+
+
+def test_the_rerun_takes_another_numeric_path():
+    """The second path changes raw float results (so it stands in for another machine), not rounded ones."""
+    first_env = {k: v for k, v in os.environ.items() if k not in second_numeric_path()}
+    first = _raw_numbers({**first_env, "TF_ENABLE_ONEDNN_OPTS": "0"})
+    second = _raw_numbers({**os.environ, **second_numeric_path()})
+    print("first path: ", first, "\nsecond path:", second)  # shown with -s: the digits that move
+    assert first["numpy_mlp_loss"] != second["numpy_mlp_loss"], "OpenBLAS' kernel did not change NumPy's products"
+    assert float(first["numpy_mlp_loss"]) == pytest.approx(float(second["numpy_mlp_loss"]), rel=1e-4)
+    assert first["numpy_mlp_accuracy"] == second["numpy_mlp_accuracy"]
+    changed_tf = [k for k in ("tf_reduce_sum", "tf_softmax") if first[k] != second[k]]
+    assert changed_tf, "neither TensorFlow's threads nor oneDNN changed a TensorFlow result"
+
+
+def test_the_second_path_runs_kernels_this_cpu_has():
+    assert second_numeric_path({}, "sse4_2 avx avx2 avx512f")["OPENBLAS_CORETYPE"] == "Haswell"
+    assert second_numeric_path({}, "sse4_2 avx avx2")["OPENBLAS_CORETYPE"] == "Sandybridge"  # Haswell is the default
+    assert second_numeric_path({"OPENBLAS_CORETYPE": "Haswell"}, "avx avx2")["OPENBLAS_CORETYPE"] == "Sandybridge"
+    assert second_numeric_path({}, "sse4_2")["OPENBLAS_CORETYPE"] == "Prescott"
+    path = second_numeric_path()
+    assert path["TF_NUM_INTRAOP_THREADS"] != str(os.cpu_count()) and path["TF_ENABLE_ONEDNN_OPTS"] == "1"
 
 
 # ------------------------------------------------------------------------------------------------------------
