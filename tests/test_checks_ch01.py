@@ -75,7 +75,7 @@ def _sigmoid(z):
         (lambda z: z * (1 - z), "needs s = σ(z), not z", "Compute s = 1 / (1 + np.exp(-z)) first"),
         (lambda z: np.exp(-z) / (1 + np.exp(-z)), "must be squared", "(1 + exp(−z))²"),
         (lambda z: -_sigmoid(z) * (1 - _sigmoid(z)), "negative", "sign"),
-        (lambda z: math.exp(-z), "raised TypeError", "small input"),
+        (lambda z: math.exp(-z), "raised TypeError", "np.exp"),
         (
             lambda z: float(np.mean(_sigmoid(z) * (1 - _sigmoid(z)))),
             "returned one number",
@@ -87,6 +87,36 @@ def _sigmoid(z):
 )
 def test_q1_catches_mistakes(answer, message, hint):
     assert_caught(ch01.q1.evaluate(answer), message, hint)
+
+
+def _in_place(z):
+    z *= -1  # the caller's array is lost
+    s = 1 / (1 + np.exp(z))
+    return s * (1 - s)
+
+
+def _branches_with_if(z):
+    if z > 0:
+        return np.exp(-z) / (1 + np.exp(-z)) ** 2
+    return np.exp(z) / (1 + np.exp(z)) ** 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "hint"),
+    [
+        (_in_place, "changed its input z in place", "np.where"),
+        (_branches_with_if, "raised ValueError", "np.where"),
+        (lambda: 0.25, "the check passes 1 argument", "`def` line"),
+    ],
+    ids=["in place", "if on an array", "no parameter"],
+)
+def test_q1_explains_code_errors(answer, message, hint):
+    assert_caught(ch01.q1.evaluate(answer), message, hint)
+
+
+def test_q1_accepts_float32_and_lists():
+    assert ch01.q1.evaluate(lambda z: _sigmoid(z.astype(np.float32)) * (1 - _sigmoid(z.astype(np.float32)))).passed
+    assert ch01.q1.evaluate(lambda z: [float(_sigmoid(v) * (1 - _sigmoid(v))) for v in z]).passed
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -125,6 +155,27 @@ def test_q2_catches_mistakes(answer, message, hint):
     assert_caught(ch01.q2.evaluate(*answer), message, hint)
 
 
+def test_q2_accepts_numbers_in_size_one_arrays():
+    """np.max(..., keepdims=True) and friends give shape (1,) or (1, 1): a number in all but its shape."""
+    assert ch01.q2.evaluate(np.array([0.25]), np.array([[0.0]]), np.array([BOUND])).passed
+    assert ch01.q2.evaluate(np.float32(0.25), np.float32(0.0), np.float32(BOUND)).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "hint"),
+    [
+        ((np.array([0.25, 0.2]), 0.0, BOUND), "one number, got an array of shape (2,)", "a single value"),
+        (([0.25], 0.0, BOUND), "should be a number, got list", "no brackets"),
+        ((0.25, 600, BOUND), "looks like an index", "z[np.argmax"),
+        ((0.25, 0.5, BOUND), "σ's value at its steepest point", "z[np.argmax"),
+        ((float(_sigmoid(6.0)), 0.0, BOUND), "largest value of the logistic function itself", "logistic_derivative"),
+    ],
+    ids=["two numbers", "list", "index", "sigma value as place", "max of sigma"],
+)
+def test_q2_explains_what_a_number_is(answer, message, hint):
+    assert_caught(ch01.q2.evaluate(*answer), message, hint)
+
+
 def test_q2_accepts_a_grid_without_zero():
     z = np.linspace(-5, 5, 100)  # no z = 0 on this grid: the maximum is a hair under 0.25
     slopes = _sigmoid(z) * (1 - _sigmoid(z))
@@ -144,6 +195,8 @@ def _norms(kind: str):
         loss_fn = keras.losses.SparseCategoricalCrossentropy()
         if kind == "sum":
             loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction="sum")
+        if kind == "notebook batch":  # the notebook's own x, y (its first 128 training digits), not the arguments
+            x, y = ch01._q3_batch()
         variables = {
             "bias": [layer.bias for layer in model.layers],
             "all": model.trainable_variables,
@@ -182,6 +235,7 @@ def _norms(kind: str):
         ("weights", "kernels themselves", "tape.gradient"),
         ("sum", "summed over the batch", "mean"),
         ("hidden only", "the output layer counts", "output layer included"),
+        ("notebook batch", "notebook's batch", "use only its parameters"),
     ],
 )
 def test_q3_catches_mistakes(kind, message, hint):
@@ -196,6 +250,10 @@ def test_q3_accepts_tensors_and_lists(solved):
 
     assert ch01.q3.evaluate(as_tensors).passed
     assert ch01.q3.evaluate(lambda m, x, y: list(solved["layer_gradient_norms"](m, x, y))).passed
+
+
+def test_q3_feeds_two_batches_and_the_first_is_the_notebooks():
+    assert ch01.Q3_BATCH_STARTS[0] == 0 and len(set(ch01.Q3_BATCH_STARTS)) == len(ch01.Q3_ARCHITECTURES)
 
 
 def test_q3_catches_a_hard_coded_answer():
@@ -231,6 +289,10 @@ def test_q4_accepts_a_range(scale):
 )
 def test_q4_catches_mistakes(scale, message, hint):
     assert_caught(ch01.q4.evaluate(scale), message, hint)
+
+
+def test_q4_accepts_a_size_one_array():
+    assert ch01.q4.evaluate(np.array([1.2])).passed
 
 
 def _passing_seeds(scale: float) -> int:

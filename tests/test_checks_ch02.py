@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.checking import assert_caught
 from utils.checks import ch02
 
 QUESTIONS = {"q1": ch02.q1, "q2": ch02.q2, "q3": ch02.q3, "q4": ch02.q4, "q5": ch02.q5}
@@ -97,12 +98,32 @@ def test_other_right_answers_pass(keras):
         (lambda s: (s[-2], s[-1]), ("without the window", "window size")),
         (lambda s: fans(s)[::-1], ("swapped", "shape[-2]")),
         (lambda s: (s[0], s[1]), ("window's axes", "LAST two axes")),
-        (lambda s: (1, 2, 3), ("two numbers",)),
-        (lambda s: "fan_in", ("two numbers",)),
+        (lambda s: (1, 2, 3), ("a pair (fan_in, fan_out), got 3 values", "return fan_in, fan_out")),
+        (lambda s: "fan_in", ("a pair (fan_in, fan_out), got text",)),
+        (lambda s: {"fan_in": s[-2], "fan_out": s[-1]}, ("a pair (fan_in, fan_out), got a dict", "return fan_in")),
+        (lambda s: s[-2], ("a pair (fan_in, fan_out), got one int",)),
+        (lambda s: (fans(s)[0], s[-1]), ("fan_out forgot the window", "window size × shape[-1]")),
     ],
 )
 def test_q1_mistakes(answer, words):
     _wrong(ch02.q1.evaluate(answer), *words)
+
+
+def test_q1_never_blames_the_learner_for_the_checks_own_errors():
+    """A dict used to be reported as 'your code raised KeyError (line 29 of _as_pair)'."""
+    result = ch02.q1.evaluate(lambda s: {"fan_in": 1, "fan_out": 2})
+    assert "your code raised" not in result.message and "_as_pair" not in result.message
+
+
+def _fans_2d_window_only(shape):
+    if len(shape) == 2:
+        return shape
+    return shape[2] * shape[0] * shape[1], shape[3] * shape[0] * shape[1]  # fails on a 1-D window (3 axes)
+
+
+def test_q1_names_the_call_that_failed():
+    result = ch02.q1.evaluate(_fans_2d_window_only)
+    assert "your code raised IndexError" in result.message and "fans((3, 64, 128))" in result.message
 
 
 @pytest.mark.parametrize(
@@ -117,6 +138,7 @@ def test_q1_mistakes(answer, words):
         (glorot_limit, lambda s: he_std(s) / 0.87962566103423978, ("truncated normal",)),
         (lambda s: math.sqrt(6 / (s[-2] + s[-1])), he_std, ("forgot the window",)),
         (glorot_limit, lambda s: math.sqrt(1 / fans(s)[0]), ("LeCun",)),
+        (lambda s: math.sqrt(6) / sum(fans(s)), he_std, ("covers only the 6", "whole ratio")),
     ],
 )
 def test_q2_mistakes(limit, sigma, words):
@@ -143,7 +165,11 @@ def test_q3_mistakes(activation, rule, words):
     [
         (["sigmoid", "tanh"], ("dict",)),
         ({"sigmoid": "glorot_x4"}, ("no entry for", "relu")),
-        ({**RIGHT_CHOICE, "relu": "kaiming"}, ("not one of the names",)),
+        ({**RIGHT_CHOICE, "relu": "kaiming"}, ("not one of the names", "candidates")),
+        ({**RIGHT_CHOICE, "sigmoid": "4 × Glorot"}, ("write the name 'glorot_x4'", "candidates")),
+        ({**RIGHT_CHOICE, "relu": "He"}, ("write the name 'he'",)),
+        ({**RIGHT_CHOICE, "relu": ["he"]}, ("should be a name (text), got list",)),
+        ("relu: he", ("dict", "{")),
     ],
 )
 def test_q3_malformed(answer, words):
@@ -160,10 +186,29 @@ def test_q3_malformed(answer, words):
         (KEPT, lambda f, a: 2 / ((1 + a**2) * f), ("variance",)),
         (KEPT, lambda f, a: math.sqrt(6 / ((1 + a**2) * f)), ("uniform limit",)),
         (KEPT, lambda f, a: math.sqrt(2 * (1 + a**2) / f), ("upside down",)),
+        (KEPT - (1 - 0.3) ** 2 / (2 * math.pi), leaky_std, ("ratio of variances", "np.mean(h ** 2)")),
+        (100 * KEPT, leaky_std, ("percentage", "between 0 and 1")),
     ],
 )
 def test_q4_mistakes(kept, sigma, words):
     _wrong(ch02.q4.evaluate(kept, sigma), *words)
+
+
+@pytest.mark.parametrize(
+    ("sigma", "message", "hint"),
+    [
+        (lambda f, a: math.sqrt(1 / ((1 + a**2) * f)), "factor 2 is missing", "√(2 / ((1 + α²)·fan_in))"),
+        (lambda f, a: math.sqrt(2 / (1 + a**2)) / f, "fan_in is outside the square root", "√(2 / ((1 + α²)"),
+        (lambda f, a: math.sqrt(2 / ((1 - a) ** 2 * f)), "(1 − α)²", "√(2 / ((1 + α²)"),
+        (lambda f, a: leaky_std(f, 0.3), "ignores its alpha argument", "parameter alpha"),
+        (lambda f, a: leaky_std(a, f), "fan_in and alpha are swapped", "leaky_he_std(fan_in, alpha)"),
+        (lambda f, a: 0.0847, "for every fan_in and α", "√(2 / ((1 + α²)"),
+        (lambda f, a: 1.3 * leaky_std(f, a), "but σ should be", "Start from the variance"),
+    ],
+    ids=["no 2", "fan_in outside", "1 - alpha", "alpha ignored", "swapped arguments", "constant", "off"],
+)
+def test_q4_every_wrong_sigma_gets_a_hint(sigma, message, hint):
+    assert_caught(ch02.q4.evaluate(KEPT, sigma), message, hint)
 
 
 def test_q5_mistakes(keras):
@@ -179,6 +224,7 @@ def test_q5_mistakes(keras):
     _wrong(ch02.q5.evaluate(keras.initializers.Zeros()), "VarianceScaling")
     _wrong(ch02.q5.evaluate("kaiming_normal"), "not a Keras initializer name")
     _wrong(ch02.q5.evaluate(3), "VarianceScaling")
+    _wrong(ch02.q5.evaluate(keras.initializers.GlorotNormal()), "Glorot's initialization", "HeNormal()")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -209,6 +255,6 @@ def test_passing_checks_print_their_demo(solved, capsys):
     assert "GlorotUniform max |w|" in capsys.readouterr().out
     assert ch02.q3.check(solved["choice"])
     out = capsys.readouterr().out
-    assert "Your choices" in out and "4 × Glorot" in out
+    assert "Your choices on two more draws" in out and "4 × Glorot" in out
     assert ch02.q4.check(solved["kept_fraction"], solved["leaky_he_std"])
     assert "plain He" in capsys.readouterr().out

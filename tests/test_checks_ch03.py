@@ -58,6 +58,31 @@ def test_passing_checks_print_their_demo(solved, capsys):
     assert "He init" in out and "raw pixels" in out and "could not run" not in out
 
 
+def test_q4_shapes_keep_every_wrong_formula_apart_from_the_right_one():
+    """On no tested shape does a typical wrong std coincide with 1/√fan_in (e.g. 1/√fan_out when fan_in = fan_out)."""
+    for fan_in, fan_out in ch03.Q4_SHAPES:
+        right = 1 / np.sqrt(fan_in)
+        for formula, _, _ in ch03._lecun_mistakes():
+            assert not np.isclose(formula(fan_in, fan_out), right, rtol=1e-3)
+
+
+def test_q4_accepts_the_sample_std():
+    """pandas' std divides by n − 1: on 256 rows the scaling differs by 0.2%, which SELU does not mind."""
+
+    def standardize(X):
+        std = X.std(axis=0, ddof=1)
+        return (X - X.mean(axis=0)) / np.where(std > 0, std, 1)
+
+    assert ch03.q4.evaluate(_lecun, standardize).passed
+
+
+def test_solutions_do_not_overflow_for_large_z(solved):
+    z = np.array([-1000.0, -1.0, 0.0, 1.0, 1000.0])
+    with np.errstate(over="raise", invalid="raise"):  # exp(-1000) underflows to 0, harmlessly
+        for name in ("elu", "elu_grad", "selu", "selu_grad"):
+            assert np.all(np.isfinite(solved[name](z)))
+
+
 def test_alternative_correct_answers_pass():
     def elu(z, alpha=1.0):  # the max/min form, and a float64 cast
         z = np.asarray(z, dtype=np.float64)
@@ -89,6 +114,17 @@ def _elu_grad(z, alpha=1.0):
     return np.where(z < 0, alpha * np.exp(z), 1.0)
 
 
+def _elu_in_place(z, alpha=1.0):
+    z[z < 0] = alpha * (np.exp(z[z < 0]) - 1)
+    return z
+
+
+def _elu_with_if(z, alpha=1.0):
+    if z < 0:
+        return alpha * (np.exp(z) - 1)
+    return z
+
+
 @pytest.mark.parametrize(
     ("elu", "elu_grad", "message", "hint"),
     [
@@ -105,6 +141,8 @@ def _elu_grad(z, alpha=1.0):
         (_elu, _elu, "ELU itself", "α exp(z)"),
         (_elu, lambda z, alpha=1.0: _elu_grad(z, alpha) * 1.1, "finite difference", "α exp(z)"),
         (lambda z, alpha=1.0: float(np.mean(z)), _elu_grad, "returned one number", "np.where"),
+        (_elu_in_place, _elu_grad, "changed its input z in place", "np.where"),
+        (_elu_with_if, _elu_grad, "raised ValueError", "np.where"),
     ],
     ids=[
         "exp branch everywhere",
@@ -120,6 +158,8 @@ def _elu_grad(z, alpha=1.0):
         "grad is elu",
         "grad off",
         "scalar",
+        "in place",
+        "if",
     ],
 )
 def test_q1_catches_mistakes(elu, elu_grad, message, hint):
@@ -183,12 +223,18 @@ def test_q2_accepts_four_decimals():
 # ------------------------------------------------------------------------------------------------------------
 
 
-def test_q3_data_has_units_silent_on_some_batches_only():
+@pytest.mark.parametrize("data", ch03.Q3_DATA, ids=["4 batches", "3 batches"])
+def test_q3_data_fools_every_count_that_skips_a_batch(data):
+    """No proper subset of the batches (one batch, the first and the last, ...) finds only the dead units."""
+    batches = ch03.dead_unit_batches(**data)
+    expected = ch03._reference_dead_fraction(batches)
+    assert all(v > expected for v in ch03._dead_on_subsets(batches))
+    assert np.mean(np.all(np.concatenate(batches) == 0, axis=1)) > 0  # axis=1 finds something, unlike `< 0`
+
+
+def test_q3_data_has_20_percent_dead_units():
     batches = ch03.dead_unit_batches()
-    everywhere = np.all(np.concatenate(batches) == 0, axis=0)
-    first = np.all(batches[0] == 0, axis=0)
-    assert everywhere.mean() == pytest.approx(0.2) and first.mean() > everywhere.mean()
-    assert all(np.all(b == 0, axis=0).mean() > everywhere.mean() for b in batches[1:])
+    assert ch03._reference_dead_fraction(batches) == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize(
@@ -203,12 +249,58 @@ def test_q3_data_has_units_silent_on_some_batches_only():
         (lambda b: np.mean(~np.all(np.concatenate(b) == 0, axis=0)), "live units", "1 −"),
         (lambda b: np.mean(np.all(np.concatenate(b) < 0, axis=0)), "no dead unit", "== 0"),
         (lambda b: 0.3, "expected", "Concatenate"),
-        (lambda b: np.all(np.concatenate(b) == 0, axis=0), "should be a number", None),
+        (lambda b: np.all(np.concatenate(b) == 0, axis=0), "40 booleans (one per unit)", "np.mean"),
+        (
+            lambda b: np.mean(np.all(np.concatenate([b[0], b[-1]]) == 0, axis=0)),
+            "overcounts",
+            "np.concatenate(batches)",
+        ),
+        (lambda b: np.mean(np.all(np.concatenate(b) == 0, axis=1)), "np.all(..., axis=1)", "axis=0"),
+        (lambda b: np.all(np.concatenate(b) == 0), "True or False", "axis=0"),
+        (lambda b: np.mean(np.all(np.stack(b) == 0, axis=0)), "np.stack", "np.concatenate(batches)"),
+        (lambda b: 100 * np.mean(np.all(np.concatenate(b) == 0, axis=0)), "percentage", "100"),
+        (lambda b: np.mean(np.all(np.concatenate(b) == 0, axis=0), keepdims=True), None, None),
     ],
-    ids=["first batch", "last batch", "mean per batch", "zero outputs", "any", "count", "alive", "< 0", "off", "mask"],
+    ids=[
+        "first batch",
+        "last batch",
+        "mean per batch",
+        "zero outputs",
+        "any",
+        "count",
+        "alive",
+        "< 0",
+        "off",
+        "mask",
+        "first and last",
+        "axis 1",
+        "no axis",
+        "stack",
+        "percent",
+        "keepdims (right)",
+    ],
 )
 def test_q3_catches_mistakes(dead_fraction, message, hint):
+    if message is None:  # a right answer in a size-1 array
+        assert ch03.q3.evaluate(dead_fraction).passed
+        return
     assert_caught(ch03.q3.evaluate(dead_fraction), message, hint)
+
+
+def test_q3_the_no_dead_unit_message_is_not_given_for_axis_1():
+    """axis=1 used to be told "test `== 0`", though it did test == 0: the message must name the axis."""
+    result = ch03.q3.evaluate(lambda b: np.mean(np.all(np.concatenate(b) == 0, axis=1)))
+    assert "test `== 0`" not in result.message and "axis" in result.message
+
+
+def _zeroes_in_place(batches):
+    for b in batches:
+        b[b > 0] = 1  # the caller's activations are lost
+    return np.mean(np.all(np.concatenate(batches) == 0, axis=0))
+
+
+def test_q3_catches_a_counter_that_changes_its_input():
+    assert_caught(ch03.q3.evaluate(_zeroes_in_place), "changed the batches", "np.concatenate")
 
 
 def test_q3_catches_a_hard_coded_answer():
@@ -244,7 +336,24 @@ def _in_place(X):
         (lambda i, o: np.sqrt(2 / (i + o)), _standardize, "Glorot's std", "1 / np.sqrt(fan_in)"),
         (lambda i, o: 1 / i, _standardize, "the variance", "1 / np.sqrt(fan_in)"),
         (lambda i, o: 1 / np.sqrt(o), _standardize, "fan_out", "1 / np.sqrt(fan_in)"),
-        (lambda i, o: 0.3, _standardize, "expected", "1 / np.sqrt(fan_in)"),
+        (lambda i, o: 0.3, _standardize, "for every layer shape", "1 / np.sqrt(fan_in)"),
+        (lambda i, o: 0.1, _standardize, "for every layer shape", "1 / np.sqrt(fan_in)"),  # 1/√fan_out of (64, 100)
+        (lambda i, o: np.sqrt(3 / i), _standardize, "uniform limit", "1 / np.sqrt(fan_in)"),
+        (lambda i, o: 1 / np.sqrt(i * o), _standardize, "fan_in · fan_out", "1 / np.sqrt(fan_in)"),
+        (lambda i, o: 1.1 / np.sqrt(i), _standardize, "expected", "1 / np.sqrt(fan_in)"),
+        (
+            lambda i, o: np.random.default_rng(0).normal(0, i**-0.5, (i, o)),
+            _standardize,
+            "not the weights themselves",
+            "1 / np.sqrt(fan_in)",
+        ),
+        (
+            _lecun,
+            lambda X: (X - X.min(0)) / np.where(np.ptp(X, 0) > 0, np.ptp(X, 0), 1),
+            "min-max scaling",
+            "X.mean(axis=0)",
+        ),
+        (_lecun, lambda X: X / X.max(), "largest pixel value", "X.mean(axis=0)"),
         (_lecun, lambda X: (X - X.mean()) / X.std(), "one mean and std for the whole array", "axis=0"),
         (_lecun, lambda X: X - X.mean(axis=0), "not scaled", "X.std(axis=0)"),
         (_lecun, lambda X: (X - X.mean(0)) / np.where(X.var(0) > 0, X.var(0), 1), "variance", "not X.var"),
@@ -265,6 +374,13 @@ def _in_place(X):
         "variance",
         "fan_out",
         "constant",
+        "constant 0.1",
+        "uniform limit",
+        "fan product",
+        "off",
+        "weights",
+        "min-max",
+        "max",
         "global stats",
         "center only",
         "divide by variance",

@@ -69,11 +69,18 @@ def _forward(mistake: str):
             std = np.sqrt(variance)
         elif mistake == "variance":
             std = variance + epsilon
+        elif mistake == "pytorch epsilon":
+            std = np.sqrt(variance + 1e-5)
         x_hat = (x - mean) / std
         y = {"no gamma beta": x_hat, "swapped": beta * x_hat + gamma}.get(mistake, gamma * x_hat + beta)
         returned = np.sqrt(variance) if mistake == "std returned" else variance
         if mistake == "two values":
             return y, mean
+        if mistake == "mean and variance swapped":
+            return y, returned, mean
+        if mistake == "in place":
+            x -= mean  # the caller's x is lost
+            return gamma * x / std + beta, mean, returned
         return y, mean, returned
 
     return bn_forward_train
@@ -91,10 +98,25 @@ def _forward(mistake: str):
         ("rows", "one number per example", "axis=0"),
         ("std returned", "standard deviation where the variance was asked", "without a square root"),
         ("two values", "should return three things", "return y, mean, variance"),
+        ("pytorch epsilon", "your ε is 1e-5", "Use the parameter"),
+        ("mean and variance swapped", "mean and variance are swapped", "return y, mean, variance"),
+        ("in place", "changed its input x in place", "x_hat"),
     ],
 )
 def test_q1_catches_mistakes(mistake, message, hint):
     assert_caught(ch04.q1.evaluate(_forward(mistake)), message, hint)
+
+
+def test_q1_accepts_float32_and_keepdims(solved):
+    def float32_forward(x, gamma, beta, epsilon=1e-3):
+        return tuple(np.asarray(v, np.float32) for v in solved["bn_forward_train"](x.astype(np.float32), gamma, beta))
+
+    def keepdims_forward(x, gamma, beta, epsilon=1e-3):
+        mean, variance = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
+        return gamma * (x - mean) / np.sqrt(variance + epsilon) + beta, mean, variance
+
+    assert ch04.q1.evaluate(float32_forward).passed
+    assert ch04.q1.evaluate(keepdims_forward).passed
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -111,13 +133,16 @@ def _step(mistake: str):
             weight = 1 - momentum if mistake == "pytorch momentum" else momentum
             if training and mistake != "no update":
                 moving_mean = weight * moving_mean + (1 - weight) * mean
-                moving_variance = weight * moving_variance + (1 - weight) * variance
+                update = x.var(axis=0, ddof=1) if mistake == "unbiased update only" else variance
+                moving_variance = weight * moving_variance + (1 - weight) * update
             if mistake == "updated stats in training":
                 mean, variance = moving_mean, moving_variance
         else:
             mean, variance = moving_mean, moving_variance
         if mistake == "epsilon outside":
             return gamma * (x - mean) / (np.sqrt(variance) + epsilon) + beta, moving_mean, moving_variance
+        if mistake == "pytorch epsilon":
+            epsilon = 1e-5
         return gamma * (x - mean) / np.sqrt(variance + epsilon) + beta, moving_mean, moving_variance
 
     if mistake == "momentum 0.9":  # right formula, not Keras' default momentum
@@ -147,6 +172,8 @@ def _step(mistake: str):
             "differ from keras.layers.BatchNormalization",
             "momentum * moving + (1 - momentum) * batch",
         ),
+        ("unbiased update only", "updated with the unbiased batch variance", "ddof=0"),
+        ("pytorch epsilon", "your ε is 1e-5", "Use the parameter"),
     ],
 )
 def test_q2_catches_mistakes(mistake, message, hint):
@@ -188,6 +215,12 @@ def _backward(mistake: str):
             dx = -dx
         elif mistake == "off":
             dx = dx * 1.1
+        if mistake == "dgamma over features":
+            dgamma = np.sum(dy * x_hat, axis=1)
+        if mistake == "swapped":
+            return dx, dbeta, dgamma
+        if mistake == "in place":
+            dy -= dy.mean(axis=0)  # the caller's dy is lost
         return dx, dgamma, dbeta
 
     return bn_backward
@@ -204,10 +237,29 @@ def _backward(mistake: str):
         ("dgamma mean", "dgamma is a mean", "np.sum(dy * x_hat, axis=0)"),
         ("dbeta mean", "dbeta is a mean", "np.sum(dy, axis=0)"),
         ("off", "differs from the finite-difference gradient", "chain rule"),
+        ("dgamma over features", "summed over the features (axis=1)", "axis=0"),
+        ("swapped", "dgamma and dbeta are swapped", "return dx, dgamma, dbeta"),
+        ("in place", "changed its input dy in place", "dy_hat"),
     ],
 )
 def test_q3_catches_mistakes(mistake, message, hint):
     assert_caught(ch04.q3.evaluate(_backward(mistake)), message, hint)
+
+
+def test_q3_accepts_float32(solved):
+    def float32_backward(dy, x, gamma, epsilon=1e-3):
+        args = (dy.astype(np.float32), x.astype(np.float32), gamma.astype(np.float32), np.float32(epsilon))
+        return solved["bn_backward"](*args)
+
+    assert ch04.q3.evaluate(float32_backward).passed
+
+
+def test_q3_accepts_keepdims(solved):
+    def keepdims_backward(dy, x, gamma, epsilon=1e-3):
+        dx, dgamma, dbeta = solved["bn_backward"](dy, x, gamma, epsilon)
+        return dx, dgamma[None, :], dbeta[None, :]
+
+    assert ch04.q3.evaluate(keepdims_backward).passed
 
 
 def test_q3_catches_an_answer_hard_coded_for_one_batch():
@@ -268,6 +320,53 @@ def test_q4_leaves_its_model_unchanged_after_a_training_mode_answer():
     saved = [v.numpy().copy() for v in model.non_trainable_variables]
     ch04.q4.evaluate(_evaluation("training mode"))
     assert all(np.array_equal(s, v.numpy()) for s, v in zip(saved, model.non_trainable_variables, strict=True))
+
+
+def _float32_metric(model, X, y, batch_size=16):
+    """A right answer through keras.metrics: a float32 accuracy, a few 1e-8 away from correct / len(X)."""
+    import keras
+
+    metric = keras.metrics.SparseCategoricalAccuracy()
+    for start in range(0, len(X), batch_size):
+        metric.update_state(y[start : start + batch_size], model(X[start : start + batch_size], training=False))
+    return metric.result()
+
+
+def test_q4_catches_an_integer_division():
+    def evaluate_accuracy(model, X, y, batch_size=16):
+        return int(np.sum(np.argmax(model.predict(X, verbose=0), axis=1) == y)) // len(X)
+
+    assert_caught(ch04.q4.evaluate(evaluate_accuracy), "integer division", "not //")
+
+
+def test_q4_restores_the_model_whatever_the_answer_does_to_it():
+    """model.trainable = False made the check's own restoring code fail, and would have stayed on its cached model."""
+
+    def evaluate_accuracy(model, X, y, batch_size=16):
+        model.trainable = False  # BN layers then run in inference mode, even with training=True
+        return float(np.mean(np.argmax(model(X, training=True), axis=1) == y))
+
+    result = ch04.q4.evaluate(evaluate_accuracy)
+    assert result.passed, result.message
+    model, _, _ = ch04._q4_reference()
+    assert model.trainable and all(layer.trainable for layer in model.layers)
+
+
+def test_q4_accepts_a_float32_accuracy():
+    assert ch04.q4.evaluate(_float32_metric).passed
+
+
+def test_q4_catches_an_answer_that_ignores_its_arguments():
+    from utils.data import load_digits_splits
+
+    digits = load_digits_splits()  # the notebook's variables
+
+    def evaluate_accuracy(model, X, y, batch_size=16):
+        return float(np.mean(np.argmax(model(digits.X_test, training=False), axis=1) == digits.y_test))
+
+    assert_caught(ch04.q4.evaluate(evaluate_accuracy), "does not compute from its arguments", "use only its parameters")
+    _, inference, _ = ch04._q4_reference()
+    assert_caught(ch04.q4.evaluate(lambda *args: inference), "does not compute from its arguments", None)
 
 
 def test_q4_accepts_predict(solved):

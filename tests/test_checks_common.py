@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import utils.checks
+from tests.checking import assert_caught
 from tests.notebooks import ROOT
-from utils.checks._core import Exercise
+from utils.checks._core import Exercise, Wrong, as_float, call
 
 
 def _exercises():
@@ -113,6 +114,78 @@ def test_checks_never_raise_on_broken_answers(chapter, question, answer, capsys)
     assert result.message.startswith(("❌", "✏️"))
     assert not question.check(*args)
     assert result.message in capsys.readouterr().out
+
+
+QUIET = {name: answer for name, answer in BROKEN.items() if name != "raises"}  # answers whose code raises nothing
+
+
+@pytest.mark.parametrize("answer", QUIET.values(), ids=QUIET.keys())
+@pytest.mark.parametrize(("chapter", "question"), EXERCISES)
+def test_only_errors_of_the_learners_code_are_blamed_on_it(chapter, question, answer):
+    """An answer of an unexpected type gets a message about its type, never "your code raised" (the check's own
+    code failing on it, e.g. a KeyError inside a helper of the check)."""
+    result = question.evaluate(*[answer] * _arity(question))
+    assert "your code raised" not in result.message, result.message
+
+
+@pytest.mark.parametrize(("chapter", "question"), EXERCISES)
+def test_every_wrong_broken_answer_gets_a_hint_or_says_what_is_expected(chapter, question):
+    for name, answer in BROKEN.items():
+        result = question.evaluate(*[answer] * _arity(question))
+        assert result.hint or "should" in result.message or result.message.startswith("✏️"), (name, result.message)
+
+
+def test_an_error_of_the_check_itself_is_not_blamed_on_the_learner():
+    question = Exercise("a check that fails on its own", {}.__getitem__, hints=[], solution_text="")
+    result = question.evaluate("an answer")
+    assert not result.passed and "your code raised" not in result.message
+    assert "could not read your answer" in result.message and "KeyError" in result.message and result.hint
+
+
+def test_an_error_in_the_learners_code_names_their_line_and_the_call():
+    def learner(x):
+        return {}["missing"]  # the learner's own KeyError
+
+    def checker(function):
+        call(function, 1, what="`learner(1)`")
+
+    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(learner)
+    assert "your code raised KeyError" in result.message and "of learner" in result.message
+    assert "`learner(1)`" in result.message
+
+
+def test_a_function_with_other_parameters_is_told_so():
+    def checker(function):
+        call(function, 1, 2, what="`f(a, b)`")
+
+    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(lambda a: a)
+    assert_caught(result, "the check passes 2 arguments", "`def` line")
+
+
+@pytest.mark.parametrize(
+    "value", [0.5, np.float32(0.5), np.array(0.5), np.array([0.5]), np.array([[0.5]]), np.int64(1)], ids=repr
+)
+def test_as_float_accepts_any_single_number(value):
+    assert as_float(value, "x") == pytest.approx(float(np.ravel(value)[0]))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0.5", "got str"),
+        (True, "got bool"),
+        (np.array([True]), "boolean"),
+        ([0.5], "got list"),
+        (np.array([0.5, 0.6]), "one number, got an array of shape (2,)"),
+        ({"a": 1}, "got dict"),
+        (np.array([np.nan]), "nan"),
+    ],
+    ids=["text", "bool", "bool array", "list", "two numbers", "dict", "nan"],
+)
+def test_as_float_refuses_what_is_not_one_number(value, message):
+    with pytest.raises(Wrong) as wrong:
+        as_float(value, "x")
+    assert message in wrong.value.message
 
 
 def test_a_verdict_is_truthy_on_a_pass_and_shows_nothing():

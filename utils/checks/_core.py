@@ -6,7 +6,10 @@ hint. Each chapter's module (``utils.checks.ch01``...) defines one :class:`Exerc
 
 from __future__ import annotations
 
+import inspect
 import math
+import numbers
+import sysconfig
 import traceback
 import warnings
 from collections.abc import Callable
@@ -91,13 +94,8 @@ class Exercise:
             return Result(False, f"{TODO}: {todo.message}", todo.hint)
         except Wrong as wrong:
             return Result(False, f"{WRONG}: {wrong.message}", wrong.hint)
-        except Exception as exc:  # the learner's code failed inside the check: explain, never crash
-            where = _learner_frame(exc)
-            return Result(
-                False,
-                f"{WRONG}: your code raised {type(exc).__name__}: {exc} (line {where.lineno} of {where.name}).",
-                "Run your function on a small input in its own cell to see the full error.",
-            )
+        except Exception as exc:  # explain, never crash
+            return _failure(exc)
         return Result(True, f"{PASS}: {self.name}.")
 
     def check(self, *answer) -> Verdict:
@@ -132,18 +130,69 @@ def _unanswered(answer) -> bool:
 
 
 _UTILS_DIR = str(Path(__file__).resolve().parent.parent)
-_LIBRARY_PARTS = ("site-packages", "dist-packages")
+_NOT_LEARNER = ("site-packages", "dist-packages", "<frozen ")
+_STDLIB = tuple({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]})
 
 
-def _learner_frame(exc: BaseException) -> traceback.FrameSummary:
-    """Return the innermost frame of ``exc`` in learner code (not numpy, Keras, utils), else the last one."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    mine = [
-        f
-        for f in frames
-        if not f.filename.startswith(_UTILS_DIR) and not any(part in f.filename for part in _LIBRARY_PARTS)
-    ]
-    return (mine or frames)[-1]
+def _is_learner_file(filename: str) -> bool:
+    """Return True for code the learner wrote (a notebook cell, a script), not the course's, Python's or a library's."""
+    if filename.startswith(_UTILS_DIR) or filename.startswith(_STDLIB):
+        return False
+    return not any(part in filename for part in _NOT_LEARNER)
+
+
+def _learner_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """Return the innermost frame of ``exc``'s traceback in learner code, or None when it never went through any."""
+    mine = [f for f in traceback.extract_tb(exc.__traceback__) if _is_learner_file(f.filename)]
+    return mine[-1] if mine else None
+
+
+def _failure(exc: Exception) -> Result:
+    """Return the Result for an exception that escaped a checker.
+
+    Only an exception that went through the learner's code is theirs ("your code raised ..."): one raised by the
+    check while it read an answer of an unexpected type is reported as that, never blamed on a line of theirs.
+    """
+    where = _learner_frame(exc)
+    if where is not None:
+        called = getattr(exc, "_check_call", None)
+        return Result(
+            False,
+            f"{WRONG}: your code raised {type(exc).__name__}: {exc} (line {where.lineno} of {where.name}"
+            + (f", when the check ran {called}" if called else "")
+            + ").",
+            _error_hint(exc),
+        )
+    return Result(
+        False,
+        f"{WRONG}: the check could not read your answer ({type(exc).__name__}: {exc}).",
+        "Look at what your answer is (run it, or call your function, in its own cell and print the result): "
+        "the exercise says which type and shape it should have.",
+    )
+
+
+_ERROR_HINTS = (  # (exception type, words of its message, hint): errors with a usual cause in exercise code
+    (
+        ValueError,
+        "truth value of an array",
+        "`if` or `and`/`or` on an array asks one yes/no question about many numbers: use np.where(condition, a, b) "
+        "to choose entry by entry, and & | for elementwise and/or.",
+    ),
+    (
+        TypeError,
+        "converted to python scalars",
+        "A function of the math module (math.exp, math.sqrt, ...) takes one number: use numpy's (np.exp, np.sqrt), "
+        "which work on whole arrays.",
+    ),
+)
+
+
+def _error_hint(exc: Exception) -> str:
+    """Return the hint for an exception raised by the learner's code."""
+    for kind, words, hint in _ERROR_HINTS:
+        if isinstance(exc, kind) and words in str(exc).lower():
+            return hint
+    return "Run your function on a small input in its own cell to see the full error."
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -151,16 +200,46 @@ def _learner_frame(exc: BaseException) -> traceback.FrameSummary:
 # ------------------------------------------------------------------------------------------------------------
 
 
+_NAN_HINT = "Run your code on a small input in its own cell and print each step: the first NaN or inf shows where."
+
+
 def as_float(value, what: str) -> float:
-    """Return ``value`` as a finite float, or raise Wrong saying what was expected."""
+    """Return ``value`` as a finite float, or raise Wrong saying what was expected.
+
+    Numbers of any kind are accepted, and so are arrays and tensors that hold exactly one number (shape (1,),
+    (1, 1), ...): ``np.max(..., keepdims=True)`` is a number in all but its shape. Text, booleans and lists are not.
+    """
     if isinstance(value, str | bytes | bool | np.bool_):  # float("0.5") works, but text is no answer
         raise Wrong(f"{what} should be a number, got {type(value).__name__}.")
+    if isinstance(value, list | tuple | dict | set):
+        raise Wrong(
+            f"{what} should be a number, got {type(value).__name__}.",
+            "Give the number itself: no brackets or braces around it.",
+        )
+    number = value
+    if not isinstance(value, numbers.Number) and hasattr(value, "shape"):  # a numpy array, a tensor
+        try:
+            array = np.asarray(value)
+        except Exception:  # noqa: BLE001 (any tensor that numpy cannot read is no number)
+            array = None
+        if array is not None and array.dtype.kind in "biuf":
+            if array.dtype.kind == "b":
+                raise Wrong(f"{what} should be a number, got a boolean array.")
+            if array.size != 1:
+                raise Wrong(
+                    f"{what} should be one number, got an array of shape {array.shape}.",
+                    "The exercise asks for a single value here: compute that one number, not an array of them.",
+                )
+            number = array.reshape(()).item()
     try:
-        number = float(value)
+        number = float(number)
     except (TypeError, ValueError):
-        raise Wrong(f"{what} should be a number, got {type(value).__name__}.") from None
+        raise Wrong(
+            f"{what} should be a number, got {type(value).__name__}.",
+            "Give a plain number (an int or a float), computed as the exercise says.",
+        ) from None
     if not math.isfinite(number):
-        raise Wrong(f"{what} is {number}: look for a division by zero or an overflow.")
+        raise Wrong(f"{what} is {number}: look for a division by zero or an overflow.", _NAN_HINT)
     return number
 
 
@@ -173,7 +252,9 @@ def as_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
     if shape is not None and array.shape != tuple(shape):
         raise Wrong(f"{what} should have shape {tuple(shape)}, got {array.shape}.")
     if not np.all(np.isfinite(array)):
-        raise Wrong(f"{what} contains NaN or infinity: look for a division by zero, a log of 0, an overflow.")
+        raise Wrong(
+            f"{what} contains NaN or infinity: look for a division by zero, a log of 0, an overflow.", _NAN_HINT
+        )
     return array
 
 
@@ -184,30 +265,72 @@ def as_callable(value, what: str) -> Callable:
     return value
 
 
+class BadSignature(Wrong):
+    """Raised by :func:`call` when the learner's function cannot take the arguments the check passes."""
+
+
 def call(function: Callable, *args, what: str | None = None):
     """Call the learner's ``function`` quietly (no numpy warnings) and return its result.
 
-    Raises :class:`Unanswered` when it returns None (a body still ``...``); its own exceptions propagate to
+    Raises :class:`BadSignature` when ``function`` cannot take ``args`` (its ``def`` line was changed) and
+    :class:`Unanswered` when it returns None (a body still ``...``); its own exceptions propagate to
     :meth:`Exercise.evaluate`, which reports them.
     """
     name = what or f"`{getattr(function, '__name__', 'your function')}`"
+    _check_signature(function, args, name)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = function(*args)
+        try:
+            result = function(*args)
+        except Exception as exc:
+            try:
+                exc._check_call = name  # for the message: which call of the learner's function failed
+            except AttributeError:  # an exception type without a __dict__
+                pass
+            raise
     if result is None:
         todo = "write its body (replace `...`), run its cell, then this check again."
         raise Unanswered(f"{name} returned None: {todo}")
     return result
 
 
+def _check_signature(function: Callable, args: tuple, name: str) -> None:
+    """Raise BadSignature when ``function`` cannot be called with ``args`` (builtins it cannot inspect pass)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args)
+    except TypeError:
+        count = f"{len(args)} argument{'s' if len(args) != 1 else ''}"
+        raise BadSignature(
+            f"{name} failed: the check passes {count}, but your function is defined with the parameters {signature}.",
+            "Keep the `def` line the exercise gives (its name and parameters), and write your code under it.",
+        ) from None
+
+
 def close(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    """Return True when arrays or numbers agree within tolerance (NaN never agrees)."""
+    """Return True when arrays or numbers agree within tolerance (NaN never agrees, nor shapes that differ)."""
+    try:
+        actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if actual.shape != expected.shape and actual.size != 1 and expected.size != 1:
+        return False
     return bool(np.allclose(actual, expected, rtol=rtol, atol=atol))
 
 
 def elementwise(function, z: np.ndarray, *args, what: str) -> np.ndarray:
     """Return ``function(z, *args)`` as a float array of z's shape, or raise Wrong saying what is off."""
-    values = call(function, z.copy(), *args, what=what)
+    given = z.copy()
+    values = call(function, given, *args, what=what)
+    if not np.array_equal(given, z):
+        raise Wrong(
+            f"{what} changed its input z in place (e.g. `z[z < 0] = ...` or `z *= ...`): the caller's array is "
+            "then lost.",
+            "Build a new array instead: np.where(condition, a, b) returns one and leaves z as it was.",
+        )
     if isinstance(values, str):
         raise Wrong(f"{what} returned text; it should return numbers, one per entry of z.")
     values = as_array(values, what)
@@ -218,5 +341,9 @@ def elementwise(function, z: np.ndarray, *args, what: str) -> np.ndarray:
                 "Use numpy operations (np.exp, not math.exp; np.where, not if): "
                 "they work on every entry of an array at once.",
             )
-        raise Wrong(f"for an array z of shape {z.shape}, {what} returned shape {values.shape}.")
+        raise Wrong(
+            f"for an array z of shape {z.shape}, {what} returned shape {values.shape}.",
+            "Return one value per entry of z, in z's shape: elementwise numpy operations (np.exp, np.where, "
+            "+, *) keep it; sums, means and reshapes do not.",
+        )
     return values

@@ -95,6 +95,17 @@ def _check_max_slope(max_slope, z_at_max, best_case_10) -> None:
     best = as_float(best_case_10, "best_case_10")
     _check_slope(slope)
     if abs(where) > 0.1:
+        if where == round(where) and where >= 1:
+            raise Wrong(
+                f"z_at_max = {where:g} looks like an index (np.argmax returns a position in the array), "
+                "not a value of z.",
+                "Look the value up in the grid: z_at_max = z[np.argmax(slopes)].",
+            )
+        if abs(where - 0.5) < 0.01:
+            raise Wrong(
+                "z_at_max = 0.5 is σ's value at its steepest point, σ(0) = 0.5, not the z where that point is.",
+                "z_at_max is a position on the z axis: z[np.argmax(slopes)].",
+            )
         if abs(where - MAX_SLOPE) < 0.01:
             raise Wrong(
                 f"z_at_max = {where:g} is the largest slope's value, not where it is.",
@@ -113,6 +124,12 @@ def _check_slope(slope: float) -> None:
     if abs(slope - 0.5) < 0.01:
         raise Wrong(
             "max_slope = 0.5 is σ(0), the function's value at its steepest point, not its slope there.",
+            "Take the maximum of logistic_derivative(z), not of the logistic function.",
+        )
+    if 0.9 < slope < 1 - 1e-6:
+        raise Wrong(
+            f"max_slope = {slope:.4g} is the largest value of the logistic function itself (reached at the grid's "
+            "edge), not of its slope.",
             "Take the maximum of logistic_derivative(z), not of the logistic function.",
         )
     if abs(slope - 1.0) < 0.01:
@@ -159,13 +176,15 @@ def _check_best_case(best: float) -> None:
 
 def _demo_max_slope(max_slope, z_at_max, best_case_10) -> None:
     """Compare the bound with the mean slopes measured in a freshly initialized 10-layer sigmoid MLP."""
+    from utils.blas import single_blas_thread
     from utils.mlp import forward, init_mlp
 
     products, means = [], []
     for seed in range(3):
         mlp = init_mlp([64] + [100] * DEPTH_Q2 + [10], "sigmoid", seed=seed)
         x = np.random.default_rng(seed).standard_normal((256, 64), dtype=np.float32)
-        zs, _ = forward(mlp, x)
+        with single_blas_thread():  # small products: extra threads only wait on a busy CPU
+            zs, _ = forward(mlp, x)
         slopes = [float(sigmoid_grad(z).mean()) for z in zs[:-1]]
         means += slopes
         products.append(float(np.prod(slopes)))
@@ -199,14 +218,16 @@ best_case_10 = max_slope**10
 # ------------------------------------------------------------------------------------------------------------
 
 Q3_ARCHITECTURES = ((8, 32), (3, 16))  # (depth, width): two models, so that a hard-coded answer fails
+Q3_BATCH_STARTS = (0, 128)  # the notebook's batch (X_train[:128]) for the first model, another one for the second
 
 
 @functools.cache
-def _q3_batch(n: int = 128):
+def _q3_batch(n: int = 128, start: int = 0):
+    """Return ``n`` training digits from ``start`` (0: the batch the exercise's notebook defines as x, y)."""
     from utils.data import load_digits_splits
 
     splits = load_digits_splits()
-    return splits.X_train[:n], splits.y_train[:n]
+    return splits.X_train[start : start + n], splits.y_train[start : start + n]
 
 
 def q3_model(depth: int = 8, width: int = 32, seed: int = 1):
@@ -284,9 +305,9 @@ _Q3_MISTAKES = {
 
 def _check_gradient_norms(function) -> None:
     function = as_callable(function, "layer_gradient_norms")
-    for depth, width in Q3_ARCHITECTURES:
+    for (depth, width), start in zip(Q3_ARCHITECTURES, Q3_BATCH_STARTS, strict=True):
         model = q3_model(depth, width)
-        x, y = _q3_batch()
+        x, y = _q3_batch(start=start)
         expected = _q3_candidates(model, x, y)
         result = call(function, model, x.copy(), y.copy(), what="`layer_gradient_norms(model, x, y)`")
         norms = _as_norms(result, model)
@@ -295,13 +316,21 @@ def _check_gradient_norms(function) -> None:
         for name, (message, hint) in _Q3_MISTAKES.items():
             if close(norms, expected[name], rtol=1e-3, atol=1e-9):
                 raise Wrong(message, hint)
+        if start != 0 and close(norms, _q3_candidates(model, *_q3_batch())["right"], rtol=1e-3, atol=1e-9):
+            raise Wrong(
+                "your norms are those of the notebook's batch (x, y = the first 128 training digits), not of the "
+                "batch the check passed: your function uses the notebook's variables instead of its arguments.",
+                "Inside the function, use only its parameters model, x and y (rename them if they clash with the "
+                "notebook's), so that it works for any model and batch.",
+            )
         if len(set(np.round(np.asarray(norms), 12))) == 1:
             raise Wrong("every layer got the same number.", "Compute one norm per layer, in a loop.")
         raise Wrong(
             f"on a {depth}-layer sigmoid model, your norms {_fmt(norms)} differ from keras_layer_stats' "
             f"{_fmt(expected['right'])}.",
             "Compute the loss inside the tape: keras.losses.SparseCategoricalCrossentropy()(y, model(x)); "
-            "then tape.gradient(loss, [layer.kernel for layer in model.layers]).",
+            "then tape.gradient(loss, [layer.kernel for layer in model.layers]). Use the function's own model, "
+            "x and y, not the notebook's.",
         )
 
 
@@ -309,9 +338,15 @@ def _as_norms(result, model) -> np.ndarray:
     """Return the learner's result as one number per layer, or raise Wrong saying what its shape means."""
     n_layers = len(model.layers)
     if isinstance(result, str):
-        raise Wrong("layer_gradient_norms returned text; it should return one number per layer.")
+        raise Wrong(
+            "layer_gradient_norms returned text; it should return one number per layer.",
+            "Return the numbers themselves, not a printed or formatted string of them.",
+        )
     if isinstance(result, dict):
-        raise Wrong("layer_gradient_norms returned a dict; return a list or array, one number per layer.")
+        raise Wrong(
+            "layer_gradient_norms returned a dict; return a list or array, one number per layer.",
+            "Keep the norms in layer order: `return np.array([float(tf.norm(g)) for g in grads])`.",
+        )
     try:
         items = list(result)
     except TypeError:
@@ -448,7 +483,10 @@ _LIMITS = {"collapse": MIN_LAST_STD, "saturation": MAX_SATURATED, "exploding": M
 def _check_scale(scale) -> None:
     value = as_float(scale, "scale")
     if value <= 0:
-        raise Wrong(f"scale = {value:g}: a weight scale is positive (it multiplies a standard deviation).")
+        raise Wrong(
+            f"scale = {value:g}: a weight scale is positive (it multiplies a standard deviation).",
+            "Try values around 1 first.",
+        )
     if value > 100:
         raise Wrong(f"scale = {value:g} is far too large.", _Q4_PROBLEMS["saturation"][1])
     problems = {seed: scale_problem(scale_report(value, seed)) for seed in Q4_SEEDS}

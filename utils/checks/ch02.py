@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from utils.blas import single_blas_thread
 from utils.checks._core import Exercise, Wrong, as_callable, as_float, call, close
 from utils.init import INITS, compare_stacks, compute_fans, leaky_stack_std, verdict_table
 
@@ -24,9 +25,20 @@ CONV_SHAPES = [(3, 3, 16, 32), (5, 5, 3, 64), (3, 64, 128), (1, 1, 256, 64)]
 
 
 def _as_pair(value, what: str) -> tuple[float, float]:
-    if isinstance(value, str) or not hasattr(value, "__len__") or len(value) != 2:
-        raise Wrong(f"{what} should return two numbers, (fan_in, fan_out); got {value!r}.")
-    return as_float(value[0], f"{what}[0] (fan_in)"), as_float(value[1], f"{what}[1] (fan_out)")
+    """Return the learner's (fan_in, fan_out) as two floats, or raise Wrong naming what they returned instead."""
+    expected = f"{what} should return a pair (fan_in, fan_out)"
+    hint = "End with `return fan_in, fan_out`: two numbers, in that order."
+    if isinstance(value, dict):
+        raise Wrong(f"{expected}, got a dict.", hint)
+    if isinstance(value, str | bytes):
+        raise Wrong(f"{expected}, got text.", hint)
+    try:
+        items = list(value)
+    except TypeError:
+        raise Wrong(f"{expected}, got one {type(value).__name__}.", hint) from None
+    if len(items) != 2:
+        raise Wrong(f"{expected}, got {len(items)} values.", hint)
+    return as_float(items[0], f"{what}[0] (fan_in)"), as_float(items[1], f"{what}[1] (fan_out)")
 
 
 def _check_fans(fans) -> None:
@@ -47,6 +59,12 @@ def _check_fans(fans) -> None:
                 f"{what} returned {got}: only the channels, without the window.",
                 "In a convolution each output sees a whole window of every input channel: "
                 "multiply both fans by the window size (the product of shape[:-2]).",
+            )
+        if len(shape) > 2 and close(got, (expected[0], shape[-1])):
+            raise Wrong(
+                f"{what} returned {got}: fan_in is right, but fan_out forgot the window.",
+                "Backward, each input gradient sums window size × out_channels terms: "
+                "fan_out = window size × shape[-1], like fan_in.",
             )
         if len(shape) > 2 and close(got, shape[:2]):
             raise Wrong(
@@ -98,6 +116,11 @@ def _glorot_mistakes(shape):
         ("The ×4 makes up for the logistic's slope of 1/4; Glorot's own rule (tanh, softmax) has no factor."),
     )
     yield 6 / total, "you returned r², not r: the square root is missing.", "r = √(6 / (fan_in + fan_out))."
+    yield (
+        math.sqrt(6) / total,
+        "the square root covers only the 6: √6 / (fan_in + fan_out).",
+        "Take the root of the whole ratio: np.sqrt(6 / (fan_in + fan_out)).",
+    )
     yield (
         math.sqrt(6 / fan_in),
         "this uses fan_in only: that is He's uniform limit, not Glorot's.",
@@ -261,7 +284,10 @@ Q3_MISTAKES = {
 
 def _check_choice(choice) -> None:
     if not isinstance(choice, dict):
-        raise Wrong(f"choice should be a dict {{activation: initialization name}}, got {type(choice).__name__}.")
+        raise Wrong(
+            f"choice should be a dict {{activation: initialization name}}, got {type(choice).__name__}.",
+            'Write it as {"sigmoid": "...", "tanh": "...", "relu": "...", "selu": "..."}.',
+        )
     missing = sorted(set(Q3_ACCEPTED) - set(choice))
     if missing:
         raise Wrong(
@@ -269,9 +295,7 @@ def _check_choice(choice) -> None:
             f"Give a name for each of {sorted(Q3_ACCEPTED)}.",
         )
     for activation in Q3_ACCEPTED:
-        name = choice[activation]
-        if name not in INITS:
-            raise Wrong(f"choice[{activation!r}] = {name!r} is not one of the names {sorted(INITS)}.")
+        _check_init_name(activation, choice[activation])
     for activation, accepted in Q3_ACCEPTED.items():
         name = choice[activation]
         if name in accepted:
@@ -286,10 +310,32 @@ def _check_choice(choice) -> None:
         raise Wrong(f"{activation}: {message}", hint)
 
 
+def _check_init_name(activation: str, name) -> None:
+    """Raise Wrong unless ``name`` is a key of INITS (the table's labels, e.g. "4 × Glorot", are not)."""
+    names = sorted(INITS)
+    hint = f"Use the names of `candidates`: {', '.join(names)}."
+    if not isinstance(name, str):
+        raise Wrong(f"choice[{activation!r}] should be a name (text), got {type(name).__name__}.", hint)
+    if name in INITS:
+        return
+    by_label = {INITS[key].label.lower(): key for key in INITS} | {key.lower(): key for key in INITS}
+    meant = by_label.get(name.strip().lower())
+    if meant is not None:
+        raise Wrong(f"choice[{activation!r}] = {name!r}: write the name {meant!r}, as in `candidates`.", hint)
+    raise Wrong(f"choice[{activation!r}] = {name!r} is not one of the names {names}.", hint)
+
+
+Q3_DEMO_SEEDS = (1, 2)  # the exercise's table is seed 0: the demo measures the picks on two other draws
+
+
 def _show_choice(choice) -> None:
+    """Measure the learner's four picks on two more draws of the stack (8 small stacks, on one BLAS thread)."""
     combos = [(activation, choice[activation]) for activation in Q3_ACCEPTED]
-    print("Your choices, 50 layers of 256 units, 3 seeds:")
-    print(verdict_table(compare_stacks(combos)))
+    with single_blas_thread():  # several threads on these small products only wait for each other on a busy CPU
+        verdicts = compare_stacks(combos, seeds=Q3_DEMO_SEEDS)
+    seeds = " and ".join(str(seed) for seed in Q3_DEMO_SEEDS)
+    print(f"Your choices on two more draws of the stack (50 layers of 256 units, seeds {seeds}; yours was seed 0):")
+    print(verdict_table(verdicts))
 
 
 q3 = Exercise(
@@ -343,7 +389,15 @@ def _check_leaky(kept_fraction, leaky_he_std) -> None:
                 "this counts only the negative half.",
                 "The positive half keeps all of its 1/2.",
             ),
+            (
+                (1 + Q4_ALPHA**2) / 2 - (1 - Q4_ALPHA) ** 2 / (2 * math.pi),
+                "this is the ratio of variances: np.var subtracts the mean, but the next layer sums h² terms, "
+                "so what matters is the second moment E[h²].",
+                "Use np.mean(h ** 2) / np.mean(z ** 2), not np.var.",
+            ),
         ]
+        if 1 < kept <= 100 and abs(kept / 100 - expected) < 0.01:
+            raise Wrong(f"kept_fraction = {kept:.4g} is a percentage.", "Give the share as a fraction between 0 and 1.")
         for value, message, hint in mistakes:
             if abs(kept - value) < 0.01:
                 raise Wrong(f"kept_fraction = {kept:.4f}: {message}", hint)
@@ -353,49 +407,91 @@ def _check_leaky(kept_fraction, leaky_he_std) -> None:
             "and divide the mean of its square by the mean of z².",
         )
     leaky_he_std = as_callable(leaky_he_std, "leaky_he_std")
+    sigmas = {}
     for fan_in, alpha in Q4_CASES:
         what = f"leaky_he_std({fan_in}, {alpha})"
-        sigma = as_float(call(leaky_he_std, fan_in, alpha, what=f"`{what}`"), what)
+        sigmas[fan_in, alpha] = as_float(call(leaky_he_std, fan_in, alpha, what=f"`{what}`"), what)
+    if len(set(sigmas.values())) == 1:
+        raise Wrong(
+            f"leaky_he_std returns {next(iter(sigmas.values())):.5g} for every fan_in and α: σ must depend on both.",
+            "σ = √(2 / ((1 + α²)·fan_in)), with the function's own fan_in and alpha.",
+        )
+    for (fan_in, alpha), sigma in sigmas.items():
+        what = f"leaky_he_std({fan_in}, {alpha})"
         right = math.sqrt(2 / ((1 + alpha**2) * fan_in))
-        if close(sigma, right, rtol=1e-6):
+        if close(sigma, right, rtol=1e-5):
             continue
-        mistakes = [
-            (
-                math.sqrt(2 / fan_in),
-                "this is He's σ for plain ReLU: the (1 + α²) is missing.",
-                "The layer keeps (1 + α²)/2 of the variance, so Var(W) = 2 / ((1 + α²)·fan_in).",
-            ),
-            (
-                math.sqrt(2 / ((1 + alpha) * fan_in)),
-                "this divides by (1 + α): the slope enters squared.",
-                "Var(W) = 2 / ((1 + α²)·fan_in).",
-            ),
-            (
-                2 / ((1 + alpha**2) * fan_in),
-                "you returned the variance, not the standard deviation.",
-                "Take the square root.",
-            ),
-            (
-                math.sqrt(6 / ((1 + alpha**2) * fan_in)),
-                "this is the uniform limit (σ·√3), not σ.",
-                "σ = √(2 / ((1 + α²)·fan_in)).",
-            ),
-            (
-                math.sqrt(2 * (1 + alpha**2) / fan_in),
-                "the (1 + α²) is upside down.",
-                "Keeping MORE of the signal than ReLU means SMALLER weights: divide by (1 + α²).",
-            ),
-        ]
-        for value, message, hint in mistakes:
-            if close(sigma, value, rtol=1e-6):
+        for value, message, hint in _leaky_mistakes(fan_in, alpha):
+            if close(sigma, value, rtol=1e-5):
                 raise Wrong(f"{what} = {sigma:.5g}: {message}", hint)
-        raise Wrong(f"{what} = {sigma:.5g}, but σ should be √(2 / ((1 + α²)·fan_in)) = {right:.5g}.")
+        raise Wrong(
+            f"{what} = {sigma:.5g}, but σ should be √(2 / ((1 + α²)·fan_in)) = {right:.5g}.",
+            "Start from the variance: fan_in · Var(W) · (1 + α²)/2 = 1 gives Var(W) = 2 / ((1 + α²)·fan_in); "
+            "σ is its square root. Use the function's own fan_in and alpha.",
+        )
+
+
+def _leaky_mistakes(fan_in: int, alpha: float):
+    """Yield (value, message, hint) for the typical wrong σ of a leaky ReLU with slope ``alpha``."""
+    right_hint = "σ = √(2 / ((1 + α²)·fan_in)), with the function's own fan_in and alpha."
+    yield (
+        math.sqrt(2 / ((1 + Q4_ALPHA**2) * fan_in)),
+        f"your function ignores its alpha argument: this is σ for α = {Q4_ALPHA}, the notebook's value.",
+        "Use the parameter alpha in the formula (not the notebook's variable, nor a hard-coded share).",
+    )
+    yield (
+        math.sqrt(2 / fan_in),
+        "this is He's σ for plain ReLU: the (1 + α²) is missing.",
+        "The layer keeps (1 + α²)/2 of the variance, so Var(W) = 2 / ((1 + α²)·fan_in).",
+    )
+    yield (
+        math.sqrt(2 / ((1 + alpha) * fan_in)),
+        "this divides by (1 + α): the slope enters squared.",
+        "Var(W) = 2 / ((1 + α²)·fan_in).",
+    )
+    yield (
+        2 / ((1 + alpha**2) * fan_in),
+        "you returned the variance, not the standard deviation.",
+        "Take the square root.",
+    )
+    yield (
+        math.sqrt(6 / ((1 + alpha**2) * fan_in)),
+        "this is the uniform limit (σ·√3), not σ.",
+        right_hint,
+    )
+    yield (
+        math.sqrt(2 * (1 + alpha**2) / fan_in),
+        "the (1 + α²) is upside down.",
+        "Keeping MORE of the signal than ReLU means SMALLER weights: divide by (1 + α²).",
+    )
+    yield (
+        math.sqrt(1 / ((1 + alpha**2) * fan_in)),
+        "the factor 2 is missing: (1 + α²)/2 is the share kept, so its inverse is 2 / (1 + α²).",
+        right_hint,
+    )
+    yield (
+        math.sqrt(2 / (1 + alpha**2)) / fan_in,
+        "fan_in is outside the square root: σ scales as 1/√fan_in, not 1/fan_in.",
+        right_hint,
+    )
+    yield (
+        math.sqrt(2 / ((1 - alpha) ** 2 * fan_in)),
+        "this divides by (1 − α)²; the share kept is (1 + α²)/2.",
+        right_hint,
+    )
+    if alpha > 0:
+        yield (
+            math.sqrt(2 / ((1 + fan_in**2) * alpha)),
+            "fan_in and alpha are swapped: the check calls leaky_he_std(fan_in, alpha).",
+            "Keep the parameter order of the `def` line: leaky_he_std(fan_in, alpha).",
+        )
 
 
 def _leaky_demo(kept_fraction, leaky_he_std) -> None:
     width = 256
-    yours = leaky_stack_std(Q4_ALPHA, leaky_he_std(width, Q4_ALPHA) ** 2 * width)
-    plain = leaky_stack_std(Q4_ALPHA, 2.0)
+    with single_blas_thread():  # small products: extra threads only wait on a busy CPU
+        yours = leaky_stack_std(Q4_ALPHA, leaky_he_std(width, Q4_ALPHA) ** 2 * width)
+        plain = leaky_stack_std(Q4_ALPHA, 2.0)
     print(
         f"50 leaky-ReLU layers (α = {Q4_ALPHA}), activation std top / lowest: "
         f"your σ {yours[-1] / yours[0]:.2f}, plain He {plain[-1] / plain[0]:.2f}."
@@ -436,7 +532,7 @@ def _check_he_init(he_init) -> None:
     if isinstance(he_init, str):
         try:
             he_init = keras.initializers.get(he_init)
-        except ValueError:
+        except (ValueError, TypeError):
             raise Wrong(f"{he_init!r} is not a Keras initializer name.", "Try keras.initializers.HeNormal().") from None
     if isinstance(he_init, type):
         raise Wrong("he_init is a class: create the initializer with ().", "keras.initializers.HeNormal()")
@@ -450,6 +546,12 @@ def _check_he_init(he_init) -> None:
         raise Wrong(
             "this is LeCun's initialization: Keras' VarianceScaling() defaults to scale=1.0.",
             "TF1's contrib version defaulted to factor=2.0 (He): pass scale=2.0, or use HeNormal().",
+        )
+    if mode == "fan_avg" and scale == 1.0:
+        raise Wrong(
+            "this is Glorot's initialization (Keras' default for Dense layers), not He's.",
+            "TF1's variance_scaling_initializer() defaulted to factor=2.0, mode='FAN_IN': "
+            "keras.initializers.HeNormal().",
         )
     if mode != "fan_in":
         raise Wrong(f"mode={mode!r}: TF1's default was mode='FAN_IN'.", "He's rule uses fan_in.")
@@ -465,7 +567,10 @@ def _check_he_init(he_init) -> None:
     weights = np.asarray(he_init(Q5_SHAPE), dtype=np.float64)
     expected = INITS["he"].variance(Q5_SHAPE)
     if abs(weights.var() / expected - 1) > 0.03:
-        raise Wrong(f"sampled variance {weights.var():.3g}, expected 2 / fan_in = {expected:.3g}.")
+        raise Wrong(
+            f"sampled variance {weights.var():.3g}, expected 2 / fan_in = {expected:.3g}.",
+            "keras.initializers.HeNormal() samples exactly that law.",
+        )
 
 
 q5 = Exercise(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils import activations as A
-from utils.checks._core import Exercise, Wrong, as_callable, as_float, call, close, elementwise
+from utils.checks._core import BadSignature, Exercise, Wrong, as_callable, as_float, call, close, elementwise
 
 Z = np.linspace(-5, 5, 201)  # contains 0 and both sides of it
 Z_NEG, Z_POS = Z < 0, Z > 0
@@ -21,9 +21,7 @@ FD_STEP = 1e-5
 def _with_alpha(function, z, alpha, what):
     try:
         return elementwise(function, z, alpha, what=what)
-    except TypeError as exc:
-        if "argument" not in str(exc):
-            raise
+    except BadSignature:
         raise Wrong(
             f"{what} does not accept α as its second argument.",
             "Keep the signature `def elu(z, alpha=1.0):` and use `alpha` in the formula.",
@@ -50,8 +48,13 @@ def _worst_point(values, expected, z, what: str, hint: str) -> Wrong:
 # Exercise 1: ELU and its derivative
 # ------------------------------------------------------------------------------------------------------------
 
-ELU_HINT = "ELU_α(z) = z for z ≥ 0 and α (exp(z) − 1) for z < 0: `np.where(z < 0, alpha * (np.exp(z) - 1), z)`."
-ELU_GRAD_HINT = "ELU'(z) = 1 for z ≥ 0 and α exp(z) for z < 0: `np.where(z < 0, alpha * np.exp(z), 1.0)`."
+ELU_HINT = (
+    "ELU_α(z) = z for z ≥ 0 and α (exp(z) − 1) for z < 0: `np.where(z < 0, alpha * np.expm1(np.minimum(z, 0)), z)` "
+    "(np.expm1(t) is exp(t) − 1; np.minimum keeps exp from overflowing on large z, which np.where discards anyway)."
+)
+ELU_GRAD_HINT = (
+    "ELU'(z) = 1 for z ≥ 0 and α exp(z) for z < 0: `np.where(z < 0, alpha * np.exp(np.minimum(z, 0)), 1.0)`."
+)
 
 
 def _elu_mistakes(alpha):
@@ -59,7 +62,7 @@ def _elu_mistakes(alpha):
         (
             lambda z: alpha * (np.exp(z) - 1),
             "your ELU applies α (exp(z) − 1) to every z, also to z ≥ 0: there ELU is the identity (ELU(2) = 2).",
-            "Use the exponential branch only where z < 0: `np.where(z < 0, alpha * (np.exp(z) - 1), z)`.",
+            "Use the exponential branch only where z < 0: `np.where(z < 0, alpha * np.expm1(np.minimum(z, 0)), z)`.",
         ),
         (
             lambda z: np.where(z >= 0, alpha * (np.exp(z) - 1), z),
@@ -70,7 +73,7 @@ def _elu_mistakes(alpha):
             lambda z: np.where(z < 0, alpha * np.exp(z), z),
             "for z < 0 you have α·exp(z): ELU would jump from α to 0 at z = 0. It is α (exp(z) − 1), which "
             "goes to 0 at z = 0 and to −α far left.",
-            "Subtract 1 inside: `alpha * (np.exp(z) - 1)`.",
+            "Subtract 1 inside: α (exp(z) − 1), which np.expm1 computes: `alpha * np.expm1(np.minimum(z, 0))`.",
         ),
         (
             lambda z: np.maximum(0, z),
@@ -147,17 +150,18 @@ q1 = Exercise(
     name="ELU and its derivative",
     checker=_check_elu,
     hints=[
-        "Two branches: z for z ≥ 0, α (exp(z) − 1) for z < 0. np.where(condition, a, b) picks between them.",
+        "Two branches: z for z ≥ 0, α (exp(z) − 1) for z < 0. np.where(condition, a, b) picks between them; "
+        "it computes both branches everywhere, so keep exp's argument ≤ 0 with np.minimum(z, 0).",
         ELU_HINT,
         ELU_GRAD_HINT + " Check it yourself with a finite difference: (elu(z + 1e-5) − elu(z − 1e-5)) / 2e-5.",
     ],
     solution_text="""
 def elu(z, alpha=1.0):
-    return np.where(z < 0, alpha * (np.exp(z) - 1), z)
+    return np.where(z < 0, alpha * np.expm1(np.minimum(z, 0)), z)  # no exp overflow for large z
 
 
 def elu_grad(z, alpha=1.0):
-    return np.where(z < 0, alpha * np.exp(z), 1.0)
+    return np.where(z < 0, alpha * np.exp(np.minimum(z, 0)), 1.0)
 """,
 )
 
@@ -168,9 +172,12 @@ def elu_grad(z, alpha=1.0):
 ALPHA, LAMBDA = A.SELU_ALPHA, A.SELU_LAMBDA
 SELU_HINT = (
     "SELU(z) = λ z for z ≥ 0 and λ α (exp(z) − 1) for z < 0, with α ≈ 1.6733 and λ ≈ 1.0507: "
-    "`LAMBDA * np.where(z < 0, ALPHA * (np.exp(z) - 1), z)`."
+    "`LAMBDA * np.where(z < 0, ALPHA * np.expm1(np.minimum(z, 0)), z)`."
 )
-SELU_GRAD_HINT = "SELU'(z) = λ for z ≥ 0 and λ α exp(z) for z < 0."
+SELU_GRAD_HINT = (
+    "SELU'(z) = λ for z ≥ 0 and λ α exp(z) for z < 0: "
+    "`LAMBDA * np.where(z < 0, ALPHA * np.exp(np.minimum(z, 0)), 1.0)`."
+)
 
 
 def _selu_like(alpha, lam):
@@ -279,11 +286,11 @@ q2 = Exercise(
     ],
     solution_text="""
 def selu(z):
-    return LAMBDA * np.where(z < 0, ALPHA * (np.exp(z) - 1), z)
+    return LAMBDA * np.where(z < 0, ALPHA * np.expm1(np.minimum(z, 0)), z)
 
 
 def selu_grad(z):
-    return LAMBDA * np.where(z < 0, ALPHA * np.exp(z), 1.0)
+    return LAMBDA * np.where(z < 0, ALPHA * np.exp(np.minimum(z, 0)), 1.0)
 """,
     on_pass=_demo_selu,
 )
@@ -294,26 +301,44 @@ def selu_grad(z):
 
 
 def dead_unit_batches(
-    seed: int = 0, n_batches: int = 4, batch: int = 32, units: int = 40, dead: int = 8, partly: int = 8
+    seed: int = 0, n_batches: int = 4, batch: int = 32, units: int = 40, dead: int = 8, partly: int = 5
 ) -> list[np.ndarray]:
-    """Return ReLU outputs of one layer, batch by batch: ``dead`` units output 0 on every batch, ``partly``
-    more on the first batch only, and ``partly`` more on every batch but the first."""
+    """Return ReLU outputs of one layer, batch by batch.
+
+    ``dead`` units output 0 on every batch; then, for each batch, ``partly`` units fire on that batch only and
+    are silent on all the others: whichever batches a count leaves out (the last, the middle ones, ...), it takes
+    some live units for dead. The first example of each batch silences every unit (so that asking per example,
+    ``axis=1``, finds something).
+    """
     rng = np.random.default_rng(seed)
     out = [np.maximum(0, rng.standard_normal((batch, units)) + 0.3) for _ in range(n_batches)]
     for i, a in enumerate(out):
         a[:, :dead] = 0  # dead everywhere
-        if i == 0:
-            a[:, dead : dead + partly] = 0  # silent on the first batch only
-        else:
-            a[:, dead + partly : dead + 2 * partly] = 0  # silent on every batch but the first
+        for j in range(n_batches):
+            if j != i:  # group j fires on batch j only
+                a[:, dead + j * partly : dead + (j + 1) * partly] = 0
+        a[0] = 0
     return out
 
 
-Q3_DATA = ({"seed": 0}, {"seed": 1, "n_batches": 3, "units": 50, "dead": 15, "partly": 10})  # 20% and 30% dead
+# 20% and 30% dead; the group sizes keep every typical wrong count apart from the right one and from each other
+Q3_DATA = ({"seed": 0}, {"seed": 1, "n_batches": 3, "units": 50, "dead": 15, "partly": 8})
 
 
 def _reference_dead_fraction(batches) -> float:
     return float(np.mean(np.all(np.concatenate(batches) == 0, axis=0)))
+
+
+def _dead_on_subsets(batches) -> list[float]:
+    """Return the dead fraction counted on every proper subset of the batches (one batch, two, ...)."""
+    from itertools import combinations
+
+    n = len(batches)
+    return [
+        _reference_dead_fraction([batches[i] for i in subset])
+        for size in range(1, n)
+        for subset in combinations(range(n), size)
+    ]
 
 
 def _check_dead_fraction(dead_fraction) -> None:
@@ -321,64 +346,136 @@ def _check_dead_fraction(dead_fraction) -> None:
     for data in Q3_DATA:
         batches = dead_unit_batches(**data)
         copies = [b.copy() for b in batches]
-        answer = as_float(call(dead_fraction, copies, what="dead_fraction(batches)"), "dead_fraction(batches)")
-        expected = _reference_dead_fraction(batches)
-        if abs(answer - expected) < 1e-9:
-            continue
-        everything = np.concatenate(batches)
-        one_batch = [_reference_dead_fraction([b]) for b in batches]
-        if any(abs(answer - v) < 1e-9 for v in one_batch) or abs(answer - np.mean(one_batch)) < 1e-9:
-            raise Wrong(
-                f"you found {answer:.0%} dead units, but only {expected:.0%} are: a unit that is silent on one "
-                "batch may fire on another, so counting batch by batch (or on one batch) overcounts.",
-                "A unit is dead only if it outputs 0 for every example of every batch: "
-                "`np.concatenate(batches)` first, then look at each unit (column).",
-            )
-        if abs(answer - np.mean(everything == 0)) < 1e-9:
-            raise Wrong(
-                f"{answer:.1%} is the fraction of zero outputs, not of dead units: a live ReLU unit outputs 0 "
-                "for about half the examples.",
-                "Decide per unit (per column, axis=0): dead if all its outputs are 0. Then average over units.",
-            )
-        if abs(answer - np.mean(np.any(everything == 0, axis=0))) < 1e-9:
-            raise Wrong(
-                "you count units that are 0 for *some* example (np.any); a dead unit is 0 for *every* example.",
-                "Use np.all(outputs == 0, axis=0).",
-            )
-        if abs(answer - expected * everything.shape[1]) < 1e-9:
-            raise Wrong(
-                f"{answer:g} is the number of dead units; return their fraction (between 0 and 1).",
-                "Divide by the number of units, or take np.mean of a boolean array.",
-            )
-        if abs(answer - (1 - expected)) < 1e-9:
-            raise Wrong("that is the fraction of live units: return the dead ones.", "1 − your answer.")
-        if answer == 0:
-            raise Wrong(
-                "you found no dead unit, but there are some. ReLU outputs are never negative: test `== 0`.",
-                "Dead: every output of the unit is exactly 0, `np.all(outputs == 0, axis=0)`.",
-            )
+        result = call(dead_fraction, copies, what="dead_fraction(batches)")
         if any(not np.array_equal(a, b) for a, b in zip(batches, copies, strict=True)):
-            raise Wrong("your function changed the batches it was given: work on copies.", None)
+            raise Wrong(
+                "your function changed the batches it was given (e.g. `h[h > 0] = ...`): work on a copy.",
+                "np.concatenate(batches) returns a new array; compare it with `== 0` without writing into it.",
+            )
+        answer = _as_fraction(result, batches)
+        expected = _reference_dead_fraction(batches)
+        if abs(answer - expected) < 1e-6:
+            continue
+        _diagnose_dead_fraction(answer, expected, batches)
+
+
+def _as_fraction(result, batches) -> float:
+    """Return the learner's result as one number, or raise Wrong explaining an array or a boolean."""
+    array = np.asarray(result) if not isinstance(result, str | list | tuple | dict) else None
+    if array is not None and array.dtype == bool:
+        if array.size == 1:
+            raise Wrong(
+                "dead_fraction returned True or False: np.all without axis= asks one question about the whole array.",
+                "Ask per unit (column): np.all(outputs == 0, axis=0), then np.mean of that.",
+            )
         raise Wrong(
-            f"you found {answer:.3g}, expected {expected:.3g} on the check's own batches.",
-            "Concatenate the batches, find the units (columns) that are 0 everywhere, return their fraction.",
+            f"dead_fraction returned {array.size} booleans (one per {_axis_name(array.size, batches)}): "
+            "that is which units are dead, not their fraction.",
+            "Take np.mean of that boolean array: the fraction of True.",
         )
+    if array is not None and array.dtype.kind in "iuf" and array.size > 1:
+        raise Wrong(
+            f"dead_fraction returned {array.size} numbers (one per {_axis_name(array.size, batches)}); "
+            "return one number, the fraction of dead units.",
+            "Decide per unit, np.all(outputs == 0, axis=0), then average with np.mean.",
+        )
+    return as_float(result, "dead_fraction(batches)")
+
+
+def _axis_name(size: int, batches) -> str:
+    rows, units = sum(len(b) for b in batches), batches[0].shape[1]
+    return {units: "unit", rows: "example", len(batches): "batch"}.get(size, "entry")
+
+
+def _diagnose_dead_fraction(answer: float, expected: float, batches) -> None:
+    everything = np.concatenate(batches)
+    one_batch = [_reference_dead_fraction([b]) for b in batches]
+    per_batch_any = float(np.mean(np.any([np.all(b == 0, axis=0) for b in batches], axis=0)))
+    if abs(answer - np.mean(one_batch)) < 1e-6 or abs(answer - per_batch_any) < 1e-6:
+        raise Wrong(
+            f"you found {answer:.0%} dead units, but only {expected:.0%} are: a unit that is silent on one "
+            "batch may fire on another, so deciding batch by batch overcounts.",
+            "A unit is dead only if it outputs 0 for every example of every batch: "
+            "`np.concatenate(batches)` first, then look at each unit (column).",
+        )
+    if any(abs(answer - v) < 1e-6 for v in _dead_on_subsets(batches)):
+        raise Wrong(
+            f"you found {answer:.0%} dead units, but only {expected:.0%} are: you looked at some of the batches "
+            "only (one, or the first and the last, ...), which overcounts: a unit silent there may fire on another.",
+            "Use every batch: `np.concatenate(batches)`, then look at each unit (column).",
+        )
+    if abs(answer - np.mean(everything == 0)) < 1e-6:
+        raise Wrong(
+            f"{answer:.1%} is the fraction of zero outputs, not of dead units: a live ReLU unit outputs 0 "
+            "for about half the examples.",
+            "Decide per unit (per column, axis=0): dead if all its outputs are 0. Then average over units.",
+        )
+    if abs(answer - np.mean(np.all(everything == 0, axis=1))) < 1e-6:
+        raise Wrong(
+            f"you found {answer:.0%}: np.all(..., axis=1) asks, for each example (row), whether ALL units are 0. "
+            "A unit is a column: ask it per column.",
+            "np.all(outputs == 0, axis=0): axis=0 runs down the rows, so you get one answer per unit.",
+        )
+    if abs(answer - np.mean(np.all(np.stack(batches) == 0, axis=0))) < 1e-6:
+        raise Wrong(
+            "np.stack(batches) makes a 3-D array (batch, example, unit), and np.all(..., axis=0) then only runs "
+            "over the batches: you counted (example, unit) pairs, not units.",
+            "np.concatenate(batches) stacks the rows into one 2-D array (example, unit); then "
+            "np.all(outputs == 0, axis=0). (Or keep np.stack and use axis=(0, 1).)",
+        )
+    if abs(answer - np.mean(np.any(everything == 0, axis=0))) < 1e-6:
+        raise Wrong(
+            "you count units that are 0 for *some* example (np.any); a dead unit is 0 for *every* example.",
+            "Use np.all(outputs == 0, axis=0).",
+        )
+    if abs(answer - expected * everything.shape[1]) < 1e-6:
+        raise Wrong(
+            f"{answer:g} is the number of dead units; return their fraction (between 0 and 1).",
+            "Divide by the number of units, or take np.mean of a boolean array.",
+        )
+    if abs(answer - 100 * expected) < 1e-4:
+        raise Wrong(f"{answer:g} is a percentage; return a fraction between 0 and 1.", "Drop the × 100.")
+    if abs(answer - (1 - expected)) < 1e-6:
+        raise Wrong("that is the fraction of live units: return the dead ones.", "1 − your answer.")
+    if answer == 0:
+        raise Wrong(
+            "you found no dead unit, but there are some. A dead unit outputs exactly 0 on every example "
+            "(ReLU outputs are never negative, so a test like `< 0` finds none).",
+            "Test `outputs == 0` (or `outputs <= 0`), then np.all(..., axis=0): one answer per unit (column).",
+        )
+    raise Wrong(
+        f"you found {answer:.3g}, expected {expected:.3g} on the check's own batches.",
+        "Concatenate the batches, find the units (columns) that are 0 everywhere, return their fraction.",
+    )
+
+
+DEMO_BIAS = -1.0  # hidden biases that silence some ReLU units from the start, as in chapter 03
 
 
 def _demo_dead_fraction(dead_fraction) -> None:
-    """Run the learner's counter on a ReLU network trained with a too-large learning rate."""
+    """Run the learner's counter on a ReLU network whose negative biases leave units dead on the training set.
+
+    No training: a network trained with a too-large learning rate loses units too, but which ones depends on
+    the last bits of every step (another CPU, another count). Here every unit's largest pre-activation stays
+    over 1e-3 away from 0, so the counts are the same on any machine.
+    """
+    from utils.blas import single_blas_thread
     from utils.data import load_digits_splits
-    from utils.layers import dead_fractions, net_forward, train_numpy_net
+    from utils.mlp import dead_fractions, init_numpy_net, net_forward
 
     splits = load_digits_splits()
-    run = train_numpy_net(splits, "relu", depth=5, width=64, epochs=4, learning_rate=0.05, seed=0)
-    _, hs, _ = net_forward(run.net, splits.X_train)
+    net = init_numpy_net([splits.n_features] + [64] * 5 + [splits.n_classes], "relu", bias=DEMO_BIAS, seed=0)
+    with single_blas_thread():
+        _, hs, _ = net_forward(net, splits.X_train)
     yours = [float(dead_fraction(np.array_split(h, 10))) for h in hs[1:-1]]
     first_batch = [float(dead_fraction([h[:128]])) for h in hs[1:-1]]
-    print("A 5-layer ReLU network after 4 epochs of Adam at learning rate 0.05 (too large), on the whole training set:")
+    print(
+        f"A 5-layer ReLU network (64 units per layer, hidden biases {DEMO_BIAS:g}), on the whole training set "
+        "in 10 batches:"
+    )
     print("  dead units per layer, your counter:  ", "  ".join(f"{v:4.0%}" for v in yours))
     print("  counted on the first batch only:     ", "  ".join(f"{v:4.0%}" for v in first_batch))
-    assert np.allclose(yours, dead_fractions(run.net, splits.X_train))
+    assert np.allclose(yours, dead_fractions(net, splits.X_train))
 
 
 q3 = Exercise(
@@ -401,33 +498,69 @@ def dead_fraction(batches):
 # Exercise 4: make a 100-layer SELU network self-normalize
 # ------------------------------------------------------------------------------------------------------------
 
-Q4_SHAPES = ((64, 100), (100, 100), (100, 30), (256, 64))
+Q4_SHAPES = ((64, 100), (100, 30), (256, 64), (30, 256))  # fan_in ≠ fan_out, and no round 1/√fan: see the tests
 Q4_DEPTH, Q4_WIDTH = 100, 100
+LECUN_HINT = "return 1 / np.sqrt(fan_in)"
+
+
+def _lecun_mistakes():
+    """Yield (formula of fan_in and fan_out, message, hint) for the typical wrong stds."""
+    yield (
+        lambda i, o: np.sqrt(2 / i),
+        "that is He's std, sqrt(2 / fan_in), made for ReLU (which zeroes half its inputs); SELU needs LeCun's: "
+        "Var(W) = 1 / fan_in.",
+        LECUN_HINT,
+    )
+    yield (
+        lambda i, o: np.sqrt(2 / (i + o)),
+        "that is Glorot's std, sqrt(2 / (fan_in + fan_out)): LeCun's uses fan_in only.",
+        LECUN_HINT,
+    )
+    yield lambda i, o: 1 / i, "you returned the variance 1 / fan_in; the std is its square root.", LECUN_HINT
+    yield lambda i, o: 1 / np.sqrt(o), "you used fan_out: LeCun's std is 1 / sqrt(fan_in).", LECUN_HINT
+    yield (
+        lambda i, o: np.sqrt(3 / i),
+        "that is LeCun's uniform limit, sqrt(3 / fan_in), not the std of a normal law.",
+        LECUN_HINT,
+    )
+    yield (
+        lambda i, o: 1 / np.sqrt(i * o),
+        "you divided by sqrt(fan_in · fan_out): only fan_in enters LeCun's std.",
+        LECUN_HINT,
+    )
 
 
 def _check_lecun_std(lecun_std) -> None:
-    for fan_in, fan_out in Q4_SHAPES:
-        std = as_float(call(lecun_std, fan_in, fan_out, what="lecun_std(fan_in, fan_out)"), "lecun_std")
-        expected = 1 / np.sqrt(fan_in)
-        if close(std, expected, rtol=1e-6):
-            continue
-        if close(std, np.sqrt(2 / fan_in), rtol=1e-6):
-            raise Wrong(
-                "that is He's std, sqrt(2 / fan_in), made for ReLU (which zeroes half its inputs); SELU needs "
-                "LeCun's: Var(W) = 1 / fan_in.",
-                "return 1 / np.sqrt(fan_in)",
-            )
-        if close(std, np.sqrt(2 / (fan_in + fan_out)), rtol=1e-6):
-            raise Wrong(
-                f"that is Glorot's std, sqrt(2 / (fan_in + fan_out)) ({std:.4f} for {fan_in}→{fan_out}): "
-                "LeCun's uses fan_in only.",
-                "return 1 / np.sqrt(fan_in)",
-            )
-        if close(std, 1 / fan_in, rtol=1e-6):
-            raise Wrong("you returned the variance 1 / fan_in; the std is its square root.", "1 / np.sqrt(fan_in)")
-        if close(std, 1 / np.sqrt(fan_out), rtol=1e-6):
-            raise Wrong("you used fan_out: LeCun's std is 1 / sqrt(fan_in).", "1 / np.sqrt(fan_in)")
-        raise Wrong(f"lecun_std({fan_in}, {fan_out}) = {std:.4g}, expected {expected:.4g}.", "1 / np.sqrt(fan_in)")
+    stds = np.array([_one_std(lecun_std, fan_in, fan_out) for fan_in, fan_out in Q4_SHAPES])
+    fan_in, fan_out = np.array(Q4_SHAPES, dtype=np.float64).T
+    expected = 1 / np.sqrt(fan_in)
+    if close(stds, expected, rtol=1e-5):
+        return
+    if np.ptp(stds) <= 1e-12 * abs(stds[0]):
+        raise Wrong(
+            f"lecun_std returns {stds[0]:.4g} for every layer shape: the std must depend on the layer's fan_in "
+            "(a wide layer sums more inputs, so it needs smaller weights).",
+            LECUN_HINT,
+        )
+    for formula, message, hint in _lecun_mistakes():
+        if close(stds, formula(fan_in, fan_out), rtol=1e-5):
+            raise Wrong(message, hint)
+    worst = int(np.argmax(np.abs(stds / expected - 1)))
+    raise Wrong(
+        f"lecun_std({Q4_SHAPES[worst][0]}, {Q4_SHAPES[worst][1]}) = {stds[worst]:.4g}, expected {expected[worst]:.4g}.",
+        LECUN_HINT,
+    )
+
+
+def _one_std(lecun_std, fan_in: int, fan_out: int) -> float:
+    result = call(lecun_std, fan_in, fan_out, what="lecun_std(fan_in, fan_out)")
+    if np.size(result) > 1 and not isinstance(result, str):
+        raise Wrong(
+            f"lecun_std({fan_in}, {fan_out}) returned {np.size(result)} numbers; return one: the standard "
+            "deviation of the weights, not the weights themselves.",
+            LECUN_HINT,
+        )
+    return as_float(result, f"lecun_std({fan_in}, {fan_out})")
 
 
 def _raw_digits() -> np.ndarray:
@@ -443,9 +576,15 @@ def _check_standardize(standardize) -> np.ndarray:
     try:
         result = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):
-        raise Wrong(f"standardize(X) should return an array, got {type(result).__name__}.") from None
+        raise Wrong(
+            f"standardize(X) should return an array, got {type(result).__name__}.",
+            "Return the standardized array itself: (X - mean) / std.",
+        ) from None
     if result.shape != X.shape:
-        raise Wrong(f"standardize(X) should keep X's shape {X.shape}, got {result.shape}.")
+        raise Wrong(
+            f"standardize(X) should keep X's shape {X.shape}, got {result.shape}.",
+            "Compute the mean and std per column (axis=0), and return X - mean divided by std: same shape as X.",
+        )
     if not np.all(np.isfinite(result)):
         raise Wrong(
             "your result contains NaN or infinity: some pixels are 0 in every image (std 0), and x / 0 is not a "
@@ -457,6 +596,9 @@ def _check_standardize(standardize) -> np.ndarray:
     mean, std = original.mean(axis=0), original.std(axis=0)
     safe = np.where(std > 0, std, 1)
     if close(result, (original - mean) / safe, rtol=1e-4, atol=1e-5):
+        return result
+    sample_std = original.std(axis=0, ddof=1)  # pandas' default: the same scaling within 0.2% on 256 rows
+    if close(result, (original - mean) / np.where(sample_std > 0, sample_std, 1), rtol=1e-4, atol=1e-5):
         return result
     candidates = [
         (
@@ -473,6 +615,17 @@ def _check_standardize(standardize) -> np.ndarray:
             (original - mean) / np.where(std > 0, std**2, 1),
             "you divided by the variance; divide by the standard deviation (its square root).",
             "X.std(axis=0), not X.var(axis=0).",
+        ),
+        (
+            (original - original.min(axis=0)) / np.where(np.ptp(original, axis=0) > 0, np.ptp(original, axis=0), 1),
+            "this is min-max scaling (each feature to [0, 1]), not standardization: the features' means are not 0.",
+            "Subtract each feature's mean, X.mean(axis=0), and divide by its std, X.std(axis=0).",
+        ),
+        (
+            original / original.max(),
+            "you divided by the largest pixel value: the features are in [0, 1] now, but not centered or scaled "
+            "to std 1.",
+            "Subtract each feature's mean, X.mean(axis=0), and divide by its std, X.std(axis=0).",
         ),
         (
             (original - original.mean(axis=1, keepdims=True)) / original.std(axis=1, keepdims=True),

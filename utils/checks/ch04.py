@@ -32,6 +32,8 @@ from utils.batchnorm import (
 from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
 
 KERAS_TOLERANCE = 1e-5  # Keras computes in float32: agreement within its rounding
+FLOAT32_RTOL, FLOAT32_ATOL = 1e-5, 1e-6  # a float32 answer is right: it agrees with float64 to ~1e-7 relative
+ACCURACY_TOLERANCE = 1e-6  # a float32 accuracy (keras.metrics) is off by ~1e-8; one example in 270 is 4e-3
 
 
 def _three(result, names: str) -> tuple:
@@ -95,13 +97,20 @@ def _q1_mistakes(x, gamma, beta) -> list[tuple[np.ndarray, str, str]]:
             "you divided by the variance, not by the standard deviation.",
             "Divide by np.sqrt(variance + epsilon).",
         ),
+        (
+            normalize(x, mean, var, gamma, beta, epsilon=1e-5),
+            f"your ε is 1e-5 (PyTorch's default), not the function's argument epsilon = {EPSILON:g} (Keras').",
+            "Use the parameter: np.sqrt(variance + epsilon), not a number typed in.",
+        ),
     ]
 
 
 def _check_forward_train(function) -> None:
     function = as_callable(function, "bn_forward_train")
     x, gamma, beta = _q1_inputs()
-    result = call(function, x.copy(), gamma.copy(), beta.copy(), EPSILON, what="`bn_forward_train(x, gamma, beta)`")
+    given = x.copy()
+    result = call(function, given, gamma.copy(), beta.copy(), EPSILON, what="`bn_forward_train(x, gamma, beta)`")
+    _unchanged(given, x, "x")
     y, mean, variance = _three(result, "y, mean, variance")
     n, features = x.shape
     mean = np.asarray(mean)
@@ -110,37 +119,57 @@ def _check_forward_train(function) -> None:
             "your mean has one number per example; BN computes one per feature.",
             "Average over the batch: x.mean(axis=0).",
         )
-    mean = as_array(mean, "the mean", (features,))
-    variance = as_array(variance, "the variance", (features,))
+    mean = as_array(_per_feature(mean, features), "the mean", (features,))
+    variance = as_array(_per_feature(variance, features), "the variance", (features,))
     y = as_array(y, "y", x.shape)
     right_mean, right_var = batch_moments(x)
-    if not close(mean, right_mean, rtol=1e-7, atol=1e-10):
+    if close(mean, right_var, rtol=FLOAT32_RTOL, atol=1e-8) and close(variance, right_mean, rtol=FLOAT32_RTOL):
+        raise Wrong("your mean and variance are swapped.", "Return them in this order: `return y, mean, variance`.")
+    if not close(mean, right_mean, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
         raise Wrong("your batch mean is not the mean of each column of x.", "mean = x.mean(axis=0)")
-    if close(variance, x.var(axis=0, ddof=1), rtol=1e-7):
+    if close(variance, x.var(axis=0, ddof=1), rtol=FLOAT32_RTOL, atol=1e-8):
         raise Wrong(
             "your variance is the unbiased one (divide by m − 1); BN uses the biased one (divide by m).",
             "variance = np.mean((x - mean) ** 2, axis=0), which is x.var(axis=0) (numpy's default ddof=0).",
         )
-    if close(variance, np.sqrt(right_var), rtol=1e-7):
+    if close(variance, np.sqrt(right_var), rtol=FLOAT32_RTOL, atol=1e-8):
         raise Wrong(
             "you returned the standard deviation where the variance was asked.",
             "variance = np.mean((x - mean) ** 2, axis=0), without a square root.",
         )
-    if not close(variance, right_var, rtol=1e-7, atol=1e-12):
+    if not close(variance, right_var, rtol=FLOAT32_RTOL, atol=1e-8):
         raise Wrong(
             "your batch variance is not the biased variance of each column.",
             "variance = np.mean((x - mean) ** 2, axis=0)",
         )
     expected = normalize(x, right_mean, right_var, gamma, beta)
-    if close(y, expected, rtol=1e-7, atol=1e-9):
+    if close(y, expected, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
         return
     for candidate, message, hint in _q1_mistakes(x, gamma, beta):
-        if close(y, candidate, rtol=1e-6, atol=1e-9):
+        if close(y, candidate, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
             raise Wrong(message, hint)
     raise Wrong(
         "your mean and variance are right, but y is not γ · (x − mean) / √(variance + ε) + β.",
         "x_hat = (x - mean) / np.sqrt(variance + epsilon); y = gamma * x_hat + beta",
     )
+
+
+def _unchanged(given: np.ndarray, original: np.ndarray, name: str) -> None:
+    """Raise Wrong if the learner's function wrote into the array it was given."""
+    if not np.array_equal(given, original):
+        raise Wrong(
+            f"your function changed its input {name} in place (e.g. `{name} -= mean`): the caller's array is lost.",
+            f"Compute new arrays instead: `{name}_hat = ({name} - mean) / ...` leaves {name} as it was.",
+        )
+
+
+def _per_feature(values, features: int):
+    """Return per-feature statistics kept with keepdims=True (shape (1, features)) flattened; others unchanged."""
+    try:
+        array = np.asarray(values)
+    except Exception:  # noqa: BLE001 (as_array explains what it is)
+        return values
+    return array.reshape(features) if array.shape == (1, features) else values
 
 
 def _demo_forward_train(function) -> None:
@@ -212,7 +241,29 @@ def _extra_q2_mistakes() -> dict:
         step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
         return normalize(x, mm, mv, gamma, beta), step.moving_mean, step.moving_variance
 
+    def unbiased_update_only(x, gamma, beta, mm, mv, training):
+        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+        if not training:
+            return step.y, mm, mv
+        return step.y, step.moving_mean, MOMENTUM * mv + (1 - MOMENTUM) * x.var(axis=0, ddof=1)
+
+    def pytorch_epsilon(x, gamma, beta, mm, mv, training):
+        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+        mean, var = batch_moments(x) if training else (mm, mv)
+        return normalize(x, mean, var, gamma, beta, epsilon=1e-5), step.moving_mean, step.moving_variance
+
     return {
+        "unbiased update only": (
+            unbiased_update_only,
+            "your moving variance is updated with the unbiased batch variance (ddof=1, as PyTorch's running "
+            "variance is); Keras updates it with the biased one, the one it normalizes with.",
+            "Use x.var(axis=0) (ddof=0) in the update too.",
+        ),
+        "pytorch epsilon": (
+            pytorch_epsilon,
+            f"your ε is 1e-5 (PyTorch's default), not the function's argument epsilon = {EPSILON:g} (Keras').",
+            "Use the parameter: np.sqrt(variance + epsilon), not a number typed in.",
+        ),
         "updated stats in training": (
             updated_stats_in_training,
             "in training mode you normalized with the (just updated) moving averages.",
@@ -293,7 +344,7 @@ def _check_step(function) -> None:
 
 
 def _same_run(a, b) -> bool:
-    return max(a.max_difference(b).values()) < 1e-9
+    return max(a.max_difference(b).values()) < KERAS_TOLERANCE / 5  # float32 answers too
 
 
 def _demo_step(function) -> None:
@@ -391,17 +442,31 @@ def _q3_mistakes(dy, x, gamma) -> dict[str, list[tuple[np.ndarray, str, str]]]:
 def _check_backward(function) -> None:
     function = as_callable(function, "bn_backward")
     dy, x, gamma = _q3_inputs()
-    result = call(function, dy.copy(), x.copy(), gamma.copy(), EPSILON, what="`bn_backward(dy, x, gamma)`")
-    answer = _three(result, "dx, dgamma, dbeta")
+    given_dy, given_x = dy.copy(), x.copy()
+    result = call(function, given_dy, given_x, gamma.copy(), EPSILON, what="`bn_backward(dy, x, gamma)`")
+    _unchanged(given_dy, dy, "dy")
+    _unchanged(given_x, x, "x")
+    answer = [_per_feature(v, x.shape[1]) if i else v for i, v in enumerate(_three(result, "dx, dgamma, dbeta"))]
     shapes = {"dx": x.shape, "dgamma": gamma.shape, "dbeta": gamma.shape}
+    for name, value in zip(shapes, answer, strict=True):
+        if name != "dx" and np.shape(value) == (len(x),):
+            raise Wrong(
+                f"your {name} has one number per example ({len(x)}); it should have one per feature "
+                f"({x.shape[1]}): you summed over the features (axis=1).",
+                f"Sum over the batch, axis=0: {name} = np.sum(..., axis=0).",
+            )
     answer = {name: as_array(value, name, shapes[name]) for name, value in zip(shapes, answer, strict=True)}
     expected = dict(zip(shapes, _q3_reference(dy, x, gamma), strict=True))
+    if close(answer["dgamma"], expected["dbeta"], rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL) and close(
+        answer["dbeta"], expected["dgamma"], rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL
+    ):
+        raise Wrong("your dgamma and dbeta are swapped.", "Return them in this order: `return dx, dgamma, dbeta`.")
     mistakes = _q3_mistakes(dy, x, gamma)
     for name in ("dgamma", "dbeta", "dx"):
-        if close(answer[name], expected[name], rtol=1e-6, atol=1e-9):
+        if close(answer[name], expected[name], rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
             continue
         for candidate, message, hint in mistakes[name]:
-            if close(answer[name], candidate, rtol=1e-6, atol=1e-9):
+            if close(answer[name], candidate, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
                 raise Wrong(message, hint)
         error = relative_error(answer[name], expected[name])
         raise Wrong(
@@ -410,7 +475,7 @@ def _check_backward(function) -> None:
             "gives the three formulas.",
         )
     errors = gradient_check(lambda dy_, x_, g_, eps: call(function, dy_, x_, g_, eps), n=6, features=3, seed=7)
-    if max(errors.values()) > 1e-6:
+    if max(errors.values()) > FLOAT32_RTOL:
         raise Wrong(
             f"your gradients agree on the check's first batch but not on a second one ({errors}).",
             "Do not rely on a particular batch size or number of features: use axis=0 and x.shape.",
@@ -512,14 +577,69 @@ def _check_evaluation(function) -> None:
     function = as_callable(function, "evaluate_accuracy")
     model, inference, training = _q4_reference()
     X, y = _digits().X_test, _digits().y_test
-    saved = [v.numpy().copy() for v in model.non_trainable_variables]
-    try:
-        result = call(function, model, X.copy(), y.copy(), 8, what="`evaluate_accuracy(model, X, y, batch_size=8)`")
-        changed = any(
-            not np.array_equal(s, v.numpy()) for s, v in zip(saved, model.non_trainable_variables, strict=True)
+    accuracy = _accuracy(function, model, X, y, 8)
+    n = len(X)
+    if 1 < accuracy <= 100 and abs(accuracy / 100 - inference) < ACCURACY_TOLERANCE:
+        raise Wrong("you returned a percentage.", "Return a fraction between 0 and 1: correct / len(X).")
+    if abs(accuracy - inference * n) < 0.5:
+        raise Wrong("you returned the number of correct predictions.", "Divide by the number of examples, len(X).")
+    if accuracy in (0.0, 1.0) and 0 < inference < 1:
+        raise Wrong(
+            f"your function gives exactly {accuracy:g}: an integer division (correct // len(X)) or int(...) "
+            "rounds the fraction away.",
+            "Divide with /, not //: correct / len(X).",
         )
+    if abs(accuracy - training) < ACCURACY_TOLERANCE:
+        raise Wrong("this is the training-mode accuracy.", "Call the model with training=False.")
+    if abs(accuracy - inference) > ACCURACY_TOLERANCE:
+        raise Wrong(
+            f"on the check's model your function gives {accuracy:.6g} ({accuracy * n:.4g} of {n} examples right); "
+            f"inference-mode accuracy is {inference:.6g} ({round(inference * n)} of {n}).",
+            "Predict each batch with model(x_batch, training=False), take the argmax over the classes "
+            "(axis=1), and count the matches with y over all batches.",
+        )
+    X_other, y_other = _digits().X_valid[:24], _digits().y_valid[:24]
+    other = _accuracy(function, model, X_other, y_other, 1)
+    whole = batched_accuracy(model, X_other, y_other, batch_size=len(X_other), training=False)
+    if abs(other - whole) <= ACCURACY_TOLERANCE:
+        return
+    if abs(other - inference) <= ACCURACY_TOLERANCE:
+        raise Wrong(
+            f"on 24 other digits your function still gives {other:.4f}, the accuracy on the notebook's test set: "
+            "it does not compute from its arguments X and y (it uses the notebook's variables, or a number "
+            "typed in).",
+            "Inside the function, use only its parameters model, X, y and batch_size.",
+        )
+    raise Wrong(
+        f"on 24 other digits with batch_size=1 your function gives {other:.4f}, the model's accuracy there is "
+        f"{whole:.4f}: your result depends on the batch size.",
+        "Count correct predictions over all batches, then divide by len(X) once at the end.",
+    )
+
+
+def _accuracy(function, model, X, y, batch_size: int) -> float:
+    """Return the learner's accuracy on (X, y), or raise Wrong if their code changed the model's moving averages.
+
+    The model is shared by every call of the check: whatever the learner's code does to it (a training-mode
+    call, ``model.trainable = False``, even ``fit``), its weights and flags are put back afterwards.
+    """
+    moving = [
+        v for layer in model.layers if hasattr(layer, "moving_mean") for v in (layer.moving_mean, layer.moving_variance)
+    ]
+    before = [v.numpy().copy() for v in moving]
+    variables = list(model.variables)
+    saved = [v.numpy().copy() for v in variables]
+    flags = (model.trainable, [layer.trainable for layer in model.layers])
+    try:
+        result = call(
+            function, model, X.copy(), y.copy(), batch_size, what=f"`evaluate_accuracy(model, X, y, {batch_size})`"
+        )
+        changed = any(not np.array_equal(b, v.numpy()) for b, v in zip(before, moving, strict=True))
     finally:
-        for variable, value in zip(model.non_trainable_variables, saved, strict=True):
+        model.trainable = flags[0]
+        for layer, trainable in zip(model.layers, flags[1], strict=True):
+            layer.trainable = trainable
+        for variable, value in zip(variables, saved, strict=True):
             variable.assign(value)
     if changed:
         raise Wrong(
@@ -527,26 +647,7 @@ def _check_evaluation(function) -> None:
             "normalizes each batch with its own statistics and updates the moving averages.",
             "Call the model with training=False (or model.predict): inference mode.",
         )
-    accuracy = as_float(np.asarray(result), "the accuracy")
-    if 1 < accuracy <= 100 and abs(accuracy / 100 - inference) < 1e-6:
-        raise Wrong("you returned a percentage.", "Return a fraction between 0 and 1: correct / len(X).")
-    if abs(accuracy - inference * len(X)) < 0.5:
-        raise Wrong("you returned the number of correct predictions.", "Divide by the number of examples, len(X).")
-    if abs(accuracy - training) < 1e-9:
-        raise Wrong("this is the training-mode accuracy.", "Call the model with training=False.")
-    if abs(accuracy - inference) > 1e-9:
-        raise Wrong(
-            f"on the check's model your function gives {accuracy:.4f}; inference-mode accuracy is {inference:.4f}.",
-            "Predict each batch with model(x_batch, training=False), take the argmax over the classes "
-            "(axis=1), and count the matches with y over all batches.",
-        )
-    small = call(function, model, X[:24].copy(), y[:24].copy(), 1, what="`evaluate_accuracy(..., batch_size=1)`")
-    whole = batched_accuracy(model, X[:24], y[:24], batch_size=24, training=False)
-    if abs(as_float(np.asarray(small), "the accuracy with batch_size=1") - whole) > 1e-9:
-        raise Wrong(
-            "your result depends on the batch size.",
-            "Count correct predictions over all batches, then divide by len(X) once at the end.",
-        )
+    return as_float(result, "the accuracy")
 
 
 def _demo_evaluation(function) -> None:
