@@ -119,6 +119,14 @@ def test_float32_stays_float32(name):
     assert f(Z).dtype == np.float32 and df(Z).dtype == np.float32
 
 
+def test_rrelu_of_the_paper_has_the_same_range_and_another_mean():
+    divisors = np.random.default_rng(0).uniform(*A.RRELU_PAPER_DIVISORS, 200_000)
+    slopes = 1 / divisors  # Xu et al. (2015): y = z / a
+    assert A.RRELU_LOWER <= slopes.min() and slopes.max() <= A.RRELU_UPPER
+    assert slopes.mean() == pytest.approx(np.log(8 / 3) / 5, abs=1e-3)  # E[1/a], a ~ U(3, 8)
+    assert 1 / np.mean(A.RRELU_PAPER_DIVISORS) == pytest.approx(1 / 5.5)  # the paper's test-time slope
+
+
 def test_rrelu_slopes_in_training_and_inference():
     z = -np.ones(100_000, np.float32)
     slopes = -A.rrelu(z, rng=np.random.default_rng(0))

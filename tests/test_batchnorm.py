@@ -230,17 +230,62 @@ def test_batched_accuracy_restores_the_moving_averages(digits):
 
 def test_train_over_seeds_equals_a_fresh_model_per_seed(digits):
     from utils.course import seed_everything
-    from utils.models import compile_classifier
 
     def build():
         return bn.build_mlp_bn_after(2, 8, "tanh")
 
     runs = bn.train_over_seeds(build, digits, seeds=(0, 1), epochs=2)
     assert runs.loss.shape == (2, 2) and runs.val_accuracy.shape == (2,)
-    seed_everything(1)
-    fresh = compile_classifier(build(), learning_rate=0.05)
-    history = fresh.fit(digits.X_train, digits.y_train, epochs=2, batch_size=32, verbose=0)
-    assert np.allclose(history.history["loss"], runs.loss[1], rtol=1e-5)
+    np.testing.assert_allclose(
+        bn.train_over_seeds(build, digits, seeds=(1,), epochs=2).loss[0], runs.loss[1], rtol=1e-6
+    )
+    seed_everything(1)  # Keras' own training step on the same batches agrees
+    fresh = build()
+    fresh.compile(optimizer=_keras().optimizers.SGD(0.05), loss="sparse_categorical_crossentropy", jit_compile=False)
+    order = np.random.default_rng(1).permutation(len(digits.y_train))
+    batches = np.array_split(order, int(np.ceil(len(order) / 32)))
+    losses = [float(fresh.train_on_batch(digits.X_train[i], digits.y_train[i])) for i in batches]
+    np.testing.assert_allclose(np.mean(losses), runs.loss[1, 0], rtol=1e-4)
+
+
+def test_train_over_seeds_measures_at_init_and_three_accuracies(digits):
+    def build():
+        return bn.build_mlp_bn_after(2, 8, "tanh")
+
+    calls = []
+
+    def at_init(model):
+        model(digits.X_train[:16], training=True)  # a training-mode call moves the moving averages...
+        calls.append(len(calls))
+        return 1.5
+
+    runs = bn.train_over_seeds(build, digits, seeds=(0, 1), epochs=1, at_init=at_init)
+    assert calls == [0, 1] and np.array_equal(runs.at_init, [1.5, 1.5])
+    for accuracy in (runs.val_accuracy, runs.val_accuracy_training, runs.val_accuracy_population):
+        assert accuracy.shape == (2,) and np.all((0 <= accuracy) & (accuracy <= 1))
+    plain = bn.train_over_seeds(build, digits, seeds=(0, 1), epochs=1)  # ...which at_init must not change
+    assert plain.at_init is None and np.allclose(plain.loss, runs.loss, rtol=1e-6)
+    moving = [v.numpy() for v in runs.model.non_trainable_variables]
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(moving, plain.model.non_trainable_variables, strict=True))
+
+
+def test_population_statistics_follow_the_paper():
+    keras = _keras()
+    keras.utils.set_random_seed(0)
+    scale = keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant(2.0), use_bias=False)
+    model = keras.Sequential(
+        [keras.Input(shape=(3,)), keras.layers.BatchNormalization(), scale, keras.layers.BatchNormalization()]
+    )
+    X = np.random.default_rng(0).normal(loc=[1.0, -2.0, 5.0], scale=[1.0, 3.0, 0.5], size=(100, 3)).astype(np.float32)
+    bn.population_statistics(model, X, batch_size=8)
+    batches = X[:96].reshape(12, 8, 3)  # full batches only: 4 rows left out
+    first, second = model.layers[0], model.layers[2]
+    np.testing.assert_allclose(first.moving_mean.numpy(), batches.mean(axis=1).mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(first.moving_variance.numpy(), 8 / 7 * batches.var(axis=1).mean(axis=0), rtol=1e-5)
+    below = np.asarray(scale(first(X, training=False)))  # the second layer sees the first one's new statistics
+    below = below[:96].reshape(12, 8, 3)
+    np.testing.assert_allclose(second.moving_mean.numpy(), below.mean(axis=1).mean(axis=0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(second.moving_variance.numpy(), 8 / 7 * below.var(axis=1).mean(axis=0), rtol=1e-4)
 
 
 def test_custom_loop_runs_and_forgetting_training_keeps_the_moving_averages(digits):

@@ -230,6 +230,14 @@ def test_verdicts_on_a_30_layer_stack():
     assert "tanh" in init.verdict_table([relu_he, verdict("tanh", "glorot")])
 
 
+def test_coarse_verdicts_print_orders_of_magnitude_beyond_1e3():
+    exploding = init.StackVerdict("tanh", "glorot_x4", np.array([1.0e9, 1.6e9]), np.array([0.77, 1.1]))
+    assert exploding.row().endswith("1.0e+09..1.6e+09")
+    assert exploding.row(coarse=True).endswith("1e+09..1e+09")
+    assert "7.7e-01..1.1e+00" in init.verdict_table([exploding], coarse=True)
+    assert init._ratio_text(2.5e-5, coarse=True) == "1e-05" and init._ratio_text(np.nan, coarse=True) == "nan"
+
+
 def test_measure_stack_accepts_a_batch_of_data():
     rng = np.random.default_rng(0)
     stats = measure_stack("relu", "he", depth=5, width=32, X=rng.standard_normal((16, 20)), y=np.arange(16) % 10)

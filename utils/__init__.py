@@ -10,10 +10,14 @@ Modules, from the bottom up (arrows point down, toward compute):
 - ``blas``: one BLAS thread for the small matrix products behind the widgets.
 - ``activations``: activation functions and derivatives in numpy; the signal through deep stacks (ch. 01, 03).
 - ``diagnostics``: per-layer forward and backward statistics of any sequential Keras model, and a callback.
-- ``mlp``: a fast numpy MLP with a hand-written backward pass (for widgets; ch. 01).
+- ``mlp``: the course's numpy MLP with a hand-written backward pass, and its Adam trainer (widgets; ch. 01-03).
 - ``init``: fans, the Glorot / He / LeCun table and deep-stack measurements (ch. 02).
 - ``batchnorm``: batch normalization in numpy with Keras' conventions (ch. 04).
-- ``models``, ``layers``: Keras model builders, the RReLU layer and a numpy trainer (ch. 03).
+- ``models``, ``layers``: Keras model builders, the RReLU layer, activation layers by name (ch. 03).
+- ``clipping``: clipping by value, norm and global norm from scratch; exploding RNNs and deep nets (ch. 05).
+- ``transfer``, ``zoo``: reusing, freezing and caching layers; the course's checksummed model zoo (ch. 06).
+- ``pretraining``: autoencoders and auxiliary tasks with scarce labels (ch. 07).
+- ``capstone``, ``doctor``: broken set-ups to debug, and ``diagnostics.doctor`` for a learner's model (ch. 08).
 - ``plots``: the course's plot helpers (on top of compute).
 - ``widgets``: the interactive explorers (on top of plots and compute).
 - ``checks``: the exercise checks (on top of compute).

@@ -134,7 +134,10 @@ def saturated_fraction(name: str, outputs: np.ndarray) -> float:
 # Chapter 03: GELU and SiLU (today's defaults), randomized leaky ReLU, and the signal through a deep stack
 # ---------------------------------------------------------------------------------------------------------
 
-RRELU_LOWER, RRELU_UPPER = 1 / 8, 1 / 3  # the slopes' range of Xu et al. (2015), also PyTorch's default
+# PyTorch's RReLU: slope ~ U(1/8, 1/3) in training, (1/8 + 1/3) / 2 at inference. Xu et al. (2015) instead divide
+# by a ~ U(3, 8) (slopes 1/a: the same range, not uniform) and by (3 + 8) / 2 = 5.5 at test time (chapter 03).
+RRELU_LOWER, RRELU_UPPER = 1 / 8, 1 / 3
+RRELU_PAPER_DIVISORS = (3.0, 8.0)  # Xu et al. (2015): y = z / a for z < 0, a ~ U(3, 8); y = z / 5.5 at test time
 _SQRT_HALF, _INV_SQRT_2PI = 0.5**0.5, (2 * np.pi) ** -0.5  # Python floats: float32 inputs stay float32
 
 
@@ -180,7 +183,7 @@ swish_grad = silu_grad
 
 def rrelu(z, lower: float = RRELU_LOWER, upper: float = RRELU_UPPER, *, rng=None):
     """Return randomized leaky ReLU: a slope ~ U(lower, upper) per element if ``rng`` is given (training),
-    else the mean slope (lower + upper) / 2 (inference)."""
+    else the mean slope (lower + upper) / 2 (inference). PyTorch's variant; the paper's is in chapter 03."""
     z = np.asarray(z)
     slope = (lower + upper) / 2 if rng is None else rng.uniform(lower, upper, size=z.shape)
     return leaky_relu(z, slope)

@@ -521,32 +521,125 @@ class SeedRuns:
 
     seeds: tuple[int, ...]
     loss: np.ndarray  # (seeds, epochs): training loss per epoch
-    val_accuracy: np.ndarray  # (seeds,): final validation accuracy, inference mode
-    model: object  # the model of the last seed, trained
+    val_accuracy: np.ndarray  # (seeds,): final validation accuracy, inference mode with Keras' moving averages
+    model: object  # the model of the last seed, trained (moving averages as Keras left them)
+    val_accuracy_training: np.ndarray | None = None  # (seeds,): training mode, the whole validation set as a batch
+    val_accuracy_population: np.ndarray | None = None  # (seeds,): inference mode with population_statistics
+    at_init: np.ndarray | None = None  # (seeds,): ``at_init(model)`` on each seed's fresh network
 
 
-def train_over_seeds(build: Callable, splits, seeds=(0, 1, 2), *, epochs=5, learning_rate=0.05, batch_size=32):
+def train_over_seeds(
+    build: Callable,
+    splits,
+    seeds=(0, 1, 2),
+    *,
+    epochs=5,
+    learning_rate=0.05,
+    batch_size=32,
+    at_init: Callable | None = None,
+) -> SeedRuns:
     """Train ``build()`` once per seed with plain SGD; return a :class:`SeedRuns`.
 
-    The model is compiled (and its training step traced) once; each seed restarts it from the fresh weights
-    of ``build()`` under that seed. Plain SGD has no state besides a step counter, so this is the same as
-    compiling a new model per seed, at a third of the cost for small models.
+    One model and one traced training step (:func:`sgd_step`: what ``fit`` does per batch, without its machinery,
+    which costs more to trace than the few hundred steps here) serve every seed: each seed restarts the model
+    from the fresh weights of ``build()`` under that seed, and trains on its own shuffled minibatches. Plain SGD
+    has no state, so this is the same as a new model per seed. After training, the validation accuracy is
+    measured in inference mode (Keras' moving averages), in training mode, and in inference mode with
+    :func:`population_statistics` (the returned model keeps Keras' moving averages).
+
+    Parameters
+    ----------
+    build : returns a fresh, uncompiled model.
+    splits : the data (``X_train``, ``y_train``, ``X_valid``, ``y_valid``).
+    seeds, epochs, learning_rate, batch_size : the runs and their SGD settings.
+    at_init : a measure of each seed's fresh network (e.g. a gradient ratio); variables it changes (the BN
+        moving averages, in training mode) are restored before training.
     """
     from utils.course import seed_everything
-    from utils.models import compile_classifier
 
     seed_everything(seeds[0])
-    model = compile_classifier(build(), learning_rate=learning_rate)
-    losses, accuracies = [], []
+    model = build()
+    step = sgd_step(model, learning_rate, X=splits.X_train, y=splits.y_train)
+    losses, measures, accuracies = [], [], {"inference": [], "training": [], "population": []}
     for seed in seeds:
         seed_everything(seed)
         model.set_weights(build().get_weights())
-        history = model.fit(splits.X_train, splits.y_train, epochs=epochs, batch_size=batch_size, verbose=0)
-        losses.append(history.history["loss"])
-        accuracies.append(
-            batched_accuracy(model, splits.X_valid, splits.y_valid, batch_size=len(splits.X_valid), training=False)
-        )
-    return SeedRuns(tuple(seeds), np.array(losses), np.array(accuracies), model)
+        if at_init is not None:
+            saved = [v.numpy() for v in model.non_trainable_variables]
+            measures.append(at_init(model))
+            _restore(model.non_trainable_variables, saved)
+        losses.append(run_custom_loop(step, splits, epochs=epochs, batch_size=batch_size, seed=seed))
+        for mode in ("inference", "training"):
+            accuracies[mode].append(_validation_accuracy(model, splits, training=mode == "training"))
+        saved = [v.numpy() for v in model.non_trainable_variables]
+        population_statistics(model, splits.X_train, batch_size=batch_size)
+        accuracies["population"].append(_validation_accuracy(model, splits, training=False))
+        _restore(model.non_trainable_variables, saved)
+    return SeedRuns(
+        tuple(seeds),
+        np.array(losses),
+        np.array(accuracies["inference"]),
+        model,
+        np.array(accuracies["training"]),
+        np.array(accuracies["population"]),
+        None if at_init is None else np.array(measures),
+    )
+
+
+def sgd_step(model, learning_rate: float = 0.05, *, X=None, y=None) -> Callable:
+    """Return a traced training step ``(x, y) -> loss``: sparse cross-entropy, plain SGD, ``training=True``.
+
+    The step that chapter 04 (section 8) writes by hand; traced once for any batch size. ``X`` and ``y`` (default:
+    the digits' 64 float32 features and int64 labels) give the inputs' width and dtypes.
+    """
+    import keras
+    import tensorflow as tf
+
+    loss_fn, optimizer = keras.losses.SparseCategoricalCrossentropy(), keras.optimizers.SGD(learning_rate)
+    X = np.zeros((0, 64), np.float32) if X is None else np.asarray(X)
+    y = np.zeros(0, np.int64) if y is None else np.asarray(y)
+    spec = [tf.TensorSpec((None, X.shape[1]), tf.as_dtype(X.dtype)), tf.TensorSpec((None,), tf.as_dtype(y.dtype))]
+
+    @tf.function(input_signature=spec)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return loss
+
+    return step
+
+
+def _validation_accuracy(model, splits, *, training: bool) -> float:
+    n = len(splits.X_valid)
+    return batched_accuracy(model, splits.X_valid, splits.y_valid, batch_size=n, training=training)
+
+
+def _restore(variables, values) -> None:
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
+def population_statistics(model, X: np.ndarray, *, batch_size: int = 32):
+    """Set every BN layer's moving mean and variance to the paper's population estimates; return ``model``.
+
+    Ioffe & Szegedy (2015, Algorithm 2), after training, with the final weights: over the mini-batches of
+    ``X``, E[x] = the mean of the batch means, Var[x] = m/(m - 1) times the mean of the biased batch variances
+    (unbiased). Layer by layer, each BN layer's inputs come from the layers below in inference mode, their
+    statistics already replaced. Keras instead keeps moving averages of the biased variance during training.
+    """
+    import keras
+
+    h = np.asarray(X, np.float32)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            m = batch_size
+            batches = h[: len(h) // m * m].reshape(-1, m, h.shape[1])  # full mini-batches only
+            layer.moving_mean.assign(batches.mean(axis=1).mean(axis=0))
+            layer.moving_variance.assign(m / (m - 1) * batches.var(axis=1).mean(axis=0))
+        h = np.asarray(layer(h, training=False))
+    return model
 
 
 def keras_gradients(x: np.ndarray, dy: np.ndarray, gamma=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

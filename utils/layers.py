@@ -21,14 +21,16 @@ __all__ = ["KERAS_INIT", "PRELU_INITIAL_SLOPE", "RECOMMENDED_INIT", "RReLU", "ac
 
 @keras.saving.register_keras_serializable(package="course")
 class RReLU(keras.layers.Layer):
-    """Randomized leaky ReLU (Xu et al., 2015): z for z >= 0, a * z for z < 0.
+    """Randomized leaky ReLU, PyTorch's variant (``torch.nn.RReLU``): z for z >= 0, a * z for z < 0.
 
     In training, ``a`` is drawn from U(lower, upper) for every element of every batch (a regularizer, like
     dropout); at inference it is the mean slope (lower + upper) / 2, so predictions are deterministic.
+    Xu et al. (2015) divide instead: y = z / a with a ~ U(3, 8) (slopes 1/a span the same 1/8..1/3, but not
+    uniformly) and y = z / 5.5 at test time (slope 0.18, not 0.23); chapter 03 compares the two.
 
     Parameters
     ----------
-    lower, upper : the range of the random slope, 0 <= lower <= upper (default 1/8 and 1/3, as in the paper).
+    lower, upper : the range of the random slope, 0 <= lower <= upper (default 1/8 and 1/3, PyTorch's).
     seed : seeds the slopes' generator (None: from Keras' global seed, see ``keras.utils.set_random_seed``).
     """
 
@@ -122,17 +124,3 @@ def build_activation_mlp(
         layers.append(activation_layer(activation, name=f"{activation}_{i + 1}"))
     layers.append(keras.layers.Dense(n_classes, activation="softmax", name="output"))
     return keras.Sequential(layers, name=f"mlp_{depth}x{width}_{activation}")
-
-
-# Moved to utils.mlp (one numpy network): kept importable here until every caller has switched.
-from utils import mlp as _mlp  # noqa: E402
-
-NumpyNet = _mlp.MLP
-Adam, Comparison, NumpyRun, compare_activations = _mlp.Adam, _mlp.Comparison, _mlp.NumpyRun, _mlp.compare_activations
-dead_fractions, silent_fractions, init_numpy_net = _mlp.dead_fractions, _mlp.silent_fractions, _mlp.init_numpy_net
-net_forward, net_gradients, predict, train_numpy_net = (
-    _mlp.net_forward,
-    _mlp.net_gradients,
-    _mlp.predict,
-    _mlp.train_numpy_net,
-)
