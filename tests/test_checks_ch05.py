@@ -1,0 +1,234 @@
+"""The chapter 05 exercise checks: they pass on the solutions, catch typical mistakes with the intended hint,
+and never raise on an unfinished or broken answer."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.checking import assert_caught
+from utils.checks import ch05
+
+QUESTIONS = {"q1": ch05.q1, "q2": ch05.q2, "q3": ch05.q3, "q4": ch05.q4}
+FUNCTIONS = {"q1": "clip_by_global_norm", "q2": "pick_threshold", "q3": "make_optimizer", "q4": "train_step"}
+
+
+@pytest.fixture(scope="module")
+def solved() -> dict:
+    """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
+    namespace = {"np": np, "keras": keras, "tf": tf}
+    for question in QUESTIONS.values():
+        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
+    return namespace
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_solutions_pass(solved, name):
+    result = QUESTIONS[name].evaluate(solved[FUNCTIONS[name]])
+    assert result.passed, result.message
+
+
+def test_passing_checks_print_their_demo(solved, capsys):
+    assert ch05.q1.check(solved["clip_by_global_norm"])
+    assert "the same as tf.clip_by_global_norm" in capsys.readouterr().out
+    assert ch05.q2.check(solved["pick_threshold"])
+    assert "clips 10% of its healthy steps" in capsys.readouterr().out
+    assert ch05.q3.check(solved["make_optimizer"])
+    assert "without clipping: NaN" in capsys.readouterr().out
+    assert ch05.q4.check(solved["train_step"])
+    assert "learning rate × threshold = 0.05" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 1: clip by global norm
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _clip(mistake: str):
+    """Return a clip_by_global_norm with one typical mistake."""
+
+    def clip_by_global_norm(grads, threshold):
+        norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+        if mistake == "sum of norms":
+            norm = sum(np.linalg.norm(g) for g in grads)
+        if mistake == "per tensor":
+            return [g * threshold / max(np.linalg.norm(g), threshold) for g in grads], norm
+        if mistake == "by value":
+            return [np.clip(g, -threshold, threshold) for g in grads], norm
+        if mistake == "in place":
+            scale = threshold / max(norm, threshold)
+            for g in grads:
+                g *= scale
+            return grads, norm
+        if mistake == "always rescaled":
+            return [g * threshold / norm for g in grads], norm
+        clipped = [g * threshold / max(norm, threshold) for g in grads]
+        if mistake == "norm after":
+            return clipped, np.sqrt(sum(np.sum(c**2) for c in clipped))
+        if mistake == "list only":
+            return clipped
+        if mistake == "one array":
+            return np.concatenate([c.ravel() for c in clipped]), norm
+        if mistake == "off":
+            return [1.1 * c for c in clipped], norm
+        return clipped, norm
+
+    return clip_by_global_norm
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message", "hint"),
+    [
+        ("per tensor", "clipped each tensor by its own norm", "one factor for every tensor"),
+        ("by value", "clipped by value", "Rescale instead"),
+        ("in place", "changed the gradients it was given", "Build new arrays"),
+        ("always rescaled", "still changed the gradients", "scale small gradients *up*"),
+        ("sum of norms", "sum of the tensors' norms", "sqrt(sum over tensors"),
+        ("norm after", "global norm after clipping", "from the original gradients"),
+        ("list only", "should return two things", "return clipped, global_norm"),
+        ("one array", "your clipped gradients are a ndarray", "one clipped array per gradient"),
+        ("off", "differ from tf.clip_by_global_norm", "threshold / max(global_norm, threshold)"),
+    ],
+)
+def test_q1_catches_mistakes(mistake, message, hint):
+    assert_caught(ch05.q1.evaluate(_clip(mistake)), message, hint)
+
+
+def test_q1_accepts_tensorflow_answers():
+    import tensorflow as tf
+
+    def with_tf(grads, threshold):
+        clipped, norm = tf.clip_by_global_norm([tf.constant(g) for g in grads], threshold)
+        return clipped, norm
+
+    assert ch05.q1.evaluate(with_tf).passed
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 2: a threshold from a healthy run
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _sorting_percentile(norms):
+    norms.sort()  # in place: the caller's array changes
+    return float(norms[int(0.9 * len(norms))])
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "hint"),
+    [
+        (lambda norms: float(np.max(norms)), "never triggers", "between the median and the largest norm"),
+        (lambda norms: float(np.max(norms)) * 10, "never triggers", "np.percentile(norms, 90)"),
+        (lambda norms: float(np.min(norms)), "clips 99% of the healthy steps", "no lower than the median"),
+        (lambda norms: float(np.percentile(norms, 0.9)), "takes a percentage", "np.percentile(norms, 90)"),
+        (lambda norms: float(np.percentile(norms, 25)), "clips 75%", "np.median(norms)"),
+        (lambda norms: 0.0, "must be positive", None),
+        (_sorting_percentile, "changed the array of norms", "np.sort(norms)"),
+    ],
+    ids=["max", "above max", "min", "fraction for percent", "25th percentile", "zero", "sorts in place"],
+)
+def test_q2_catches_mistakes(answer, message, hint):
+    assert_caught(ch05.q2.evaluate(answer), message, hint)
+
+
+@pytest.mark.parametrize("q", [50, 75, 99])
+def test_q2_accepts_the_median_and_higher_percentiles(q):
+    assert ch05.q2.evaluate(lambda norms: np.percentile(norms, q)).passed
+
+
+def test_q2_norms_are_a_copy():
+    ch05.q2_norms()[:] = 0
+    assert np.all(ch05.q2_norms() > 0)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: rescue the exploding RNN with the right Keras option
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message", "hint"),
+    [
+        (lambda: keras.optimizers.SGD(0.3, clipnorm=1.0), "clips each variable by its own norm", "global_clipnorm"),
+        (lambda: keras.optimizers.SGD(0.3, clipvalue=0.5), "clipped by value", "global_clipnorm"),
+        (lambda: keras.optimizers.SGD(0.3), "does not clip", "global_clipnorm=..."),
+        (lambda: keras.optimizers.SGD(0.03, global_clipnorm=1.0), "learning rate is 0.03", "keep 0.3"),
+        (lambda: keras.optimizers.Adam(0.3, global_clipnorm=1.0), "keeps plain SGD", "SGD(learning_rate=0.3"),
+        (lambda: keras.optimizers.SGD(0.3, momentum=0.9, global_clipnorm=1.0), "keeps plain SGD", None),
+        (lambda: keras.optimizers.SGD(0.3, global_clipnorm=1e6), "still explodes", "healthy run"),
+        (lambda: keras.optimizers.SGD(0.3, global_clipnorm=10.0), "hardly better than predicting 0", "lower"),
+        (lambda: "sgd", "not a Keras optimizer", "keras.optimizers.SGD"),
+        (lambda: keras.optimizers.SGD(0.3, clipnorm=1.0, global_clipnorm=1.0), "your code raised ValueError", None),
+    ],
+    ids=[
+        "clipnorm",
+        "clipvalue",
+        "no clipping",
+        "lower lr",
+        "adam",
+        "momentum",
+        "never triggers",
+        "too high",
+        "text",
+        "two options",
+    ],
+)
+def test_q3_catches_mistakes(make, message, hint):
+    assert_caught(ch05.q3.evaluate(make), message, hint)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 4: clip the gradients, not the loss
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _train_step(mistake: str):
+    """Return a train_step with one typical mistake."""
+
+    def train_step(model, optimizer, x, y, threshold):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.MeanSquaredError()(y, model(x, training=True))
+            if mistake == "loss clipped":
+                loss = tf.clip_by_value(loss, 0.0, threshold)
+        grads = tape.gradient(loss, model.trainable_variables)
+        raw, norm = grads, tf.linalg.global_norm(grads)
+        if mistake in ("right", "norm after", "loss only"):
+            grads, norm = tf.clip_by_global_norm(grads, threshold)
+            if mistake == "norm after":
+                norm = tf.linalg.global_norm(grads)
+        elif mistake == "per tensor":
+            grads = [tf.clip_by_norm(g, threshold) for g in grads]
+        elif mistake == "by value":
+            grads = [tf.clip_by_value(g, -threshold, threshold) for g in grads]
+        elif mistake == "half":
+            grads = [0.5 * g for g in tf.clip_by_global_norm(raw, threshold)[0]]
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss if mistake == "loss only" else (loss, norm)
+
+    return train_step
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message", "hint"),
+    [
+        ("loss clipped", "the weights did not move", "Clip the gradients, not the loss"),
+        ("no clipping", "full, unclipped gradient", "tf.clip_by_global_norm(grads, threshold)"),
+        ("per tensor", "each gradient by its own norm", "clips the list together"),
+        ("by value", "by value", "keeps it"),
+        ("half", "differ from one SGD step", "apply_gradients"),
+        ("norm after", "norm after clipping", "norm before clipping"),
+        ("loss only", "should return two things", "return loss, norm"),
+    ],
+)
+def test_q4_catches_mistakes(mistake, message, hint):
+    assert_caught(ch05.q4.evaluate(_train_step(mistake)), message, hint)
+
+
+def test_q4_passes_the_right_step_and_the_buggy_one_leaves_weights_alone():
+    assert ch05.q4.evaluate(_train_step("right")).passed
+    model, (x, y) = ch05.q4_model(), ch05.q4_data()
+    before = model.get_weights()
+    _train_step("loss clipped")(model, keras.optimizers.SGD(0.05), x, y, 1.0)
+    assert all(np.array_equal(b, a) for b, a in zip(before, model.get_weights(), strict=True))

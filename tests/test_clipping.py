@@ -1,0 +1,199 @@
+"""utils.clipping against trusted references: TensorFlow's clipping ops, Keras' optimizers, finite differences."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from utils import clipping  # noqa: E402
+
+THRESHOLDS = (0.5, 1.0, 100.0)  # below, near and above the example gradient's global norm
+
+
+@pytest.fixture(scope="module")
+def grads():
+    return clipping.example_gradients(seed=3)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The three methods, from scratch, against TensorFlow and Keras
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_global_norm_matches_tensorflow(grads):
+    import tensorflow as tf
+
+    assert clipping.global_norm(grads) == pytest.approx(float(tf.linalg.global_norm(grads)), rel=1e-12)
+
+
+@pytest.mark.parametrize("threshold", THRESHOLDS)
+def test_the_three_methods_match_tensorflow_ops(grads, threshold):
+    import tensorflow as tf
+
+    by_value = [tf.clip_by_value(g, -threshold, threshold).numpy() for g in grads]
+    by_norm = [tf.clip_by_norm(g, threshold).numpy() for g in grads]
+    by_global, norm = tf.clip_by_global_norm(grads, threshold)
+    ours, our_norm = clipping.clip_by_global_norm(grads, threshold)
+    for mine, theirs in (
+        (clipping.clip_by_value(grads, threshold), by_value),
+        (clipping.clip_by_norm(grads, threshold), by_norm),
+        (ours, [g.numpy() for g in by_global]),
+    ):
+        assert all(np.allclose(a, b, rtol=1e-12, atol=1e-15) for a, b in zip(mine, theirs, strict=True))
+    assert our_norm == pytest.approx(float(norm), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", clipping.METHODS)
+@pytest.mark.parametrize("threshold", THRESHOLDS)
+def test_keras_options_match_numpy(grads, method, threshold):
+    keras_result = clipping.keras_clipped(grads, clipping.KERAS_OPTIONS[method], threshold)
+    numpy_result = clipping.clip(grads, method, threshold)
+    assert all(np.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(keras_result, numpy_result, strict=True))
+
+
+def test_directions_and_lengths(grads):
+    clipped, norm = clipping.clip_by_global_norm(grads, 1.0)
+    assert norm > 1 and clipping.global_norm(clipped) == pytest.approx(1.0)
+    assert clipping.cosine(grads, clipped) == pytest.approx(1.0, abs=1e-12)
+    assert clipping.cosine(grads, clipping.clip_by_norm(grads, 1.0)) < 0.99  # per tensor: the direction turns
+    assert clipping.cosine(grads, clipping.clip_by_value(grads, 0.1)) < 0.99
+
+
+@pytest.mark.parametrize("method", [*clipping.METHODS, "none"])
+def test_clipping_never_changes_its_inputs_and_leaves_small_gradients_alone(grads, method):
+    saved = [g.copy() for g in grads]
+    result = clipping.clip(grads, method, 1e6)
+    assert all(np.array_equal(g, s) for g, s in zip(grads, saved, strict=True))
+    assert all(np.array_equal(r, g) and not np.shares_memory(r, g) for r, g in zip(result, grads, strict=True))
+
+
+def test_unknown_method_is_refused(grads):
+    with pytest.raises(ValueError, match="unknown clipping method"):
+        clipping.clip(grads, "by_magic", 1.0)
+
+
+def test_keras_options_are_mutually_exclusive():
+    assert "Only one of `clipnorm`, `clipvalue` and `global_clipnorm`" in clipping.mutually_exclusive_error()
+
+
+def test_an_infinite_gradient_becomes_nan():
+    clipped, norm = clipping.tf_clip_by_global_norm([np.array([np.inf, 1.0])], 1.0)
+    assert norm == np.inf and np.all(np.isnan(clipped[0]))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The recurrent network and the training loop
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_make_sequences_targets_have_variance_one():
+    x, y = clipping.make_sequences(n=2000, seed=1)
+    assert x.shape == (2000, clipping.SEQ_LENGTH, 1) and y.shape == (2000, 1)
+    assert np.allclose(y[:, 0], x.sum(axis=(1, 2)) / np.sqrt(clipping.SEQ_LENGTH), atol=1e-5)
+    assert 0.9 < y.var() < 1.1
+
+
+def test_build_rnn_sets_the_spectral_radius_and_is_seeded():
+    a, b = clipping.build_rnn(1.3, seed=4), clipping.build_rnn(1.3, seed=4)
+    kernel = a.get_layer("rnn").cell.recurrent_kernel.numpy()
+    assert clipping.spectral_radius(kernel) == pytest.approx(1.3, rel=1e-5)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights(), strict=True))
+
+
+def test_input_gradients_grow_back_in_time_above_radius_one():
+    x, y = clipping.make_sequences(n=32)
+    vanishing = clipping.input_gradient_norms(clipping.build_rnn(0.8), x, y)
+    exploding = clipping.input_gradient_norms(clipping.build_rnn(1.5), x, y)
+    assert vanishing.shape == (clipping.SEQ_LENGTH,)
+    assert vanishing[0] < 1e-2 * vanishing[-1] and exploding[0] > exploding[-1]
+
+
+def test_recorder_restarts_from_weights_and_keeps_the_learning_rate():
+    import keras
+
+    x, y = clipping.make_sequences(n=64)
+    optimizer = keras.optimizers.SGD(0.05, global_clipnorm=1.0)
+    recorder = clipping.Recorder(clipping.build_rnn(1.2), optimizer)
+    start = clipping.build_rnn(1.2).get_weights()
+    first = recorder.run(x, y, steps=4, weights=start)
+    second = recorder.run(x, y, steps=4, weights=start)
+    assert np.array_equal(first.loss, second.loss) and np.array_equal(first.grad_norm, second.grad_norm)
+    assert float(np.asarray(optimizer.learning_rate)) == pytest.approx(0.05)
+    assert first.loss[-1] < first.loss[0] and not first.diverged
+
+
+def test_train_run_statistics():
+    run = clipping.TrainRun(np.array([1.0, 0.5, np.nan]), np.array([0.5, 2.0, np.inf]))
+    assert run.diverged and np.isnan(run.final_loss()) and run.clipped_fraction(1.0) == pytest.approx(2 / 3)
+    healthy = clipping.TrainRun(np.array([1.0, 0.5]), np.array([0.5, 2.0]))
+    assert healthy.final_loss(last=1) == 0.5 and not healthy.diverged
+
+
+def test_seed_results_summary_rounds_and_counts():
+    runs = [clipping.TrainRun(np.array([1.0, v]), np.ones(2)) for v in (0.5, 0.7)]
+    runs.append(clipping.TrainRun(np.array([1.0, np.nan]), np.ones(2)))
+    summary = clipping.SeedResults((0, 1, 2), runs).summary()
+    assert "0.80 ± 0.05" in summary and "diverged (NaN): 1 of 3" in summary
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The tiny numpy RNN and the explorer
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_numpy_rnn_gradients_match_finite_differences():
+    rnn = clipping.init_numpy_rnn(units=4, radius=1.3, seed=2)
+    x, y = clipping.make_sequences(n=5, length=6, seed=2)
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    _, grads = clipping.numpy_rnn_loss_and_grads(rnn, x, y)
+    h = 1e-6
+    for param, grad in zip(rnn.params(), grads, strict=True):
+        numeric = np.zeros_like(param)
+        for index in np.ndindex(param.shape):
+            saved = param[index]
+            param[index] = saved + h
+            up = clipping.numpy_rnn_loss_and_grads(rnn, x, y)[0]
+            param[index] = saved - h
+            down = clipping.numpy_rnn_loss_and_grads(rnn, x, y)[0]
+            param[index] = saved
+            numeric[index] = (up - down) / (2 * h)
+        assert np.allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_numpy_rnn_explodes_without_clipping_and_learns_with_it():
+    unclipped = clipping.numpy_rnn_run("none", 0.0)
+    clipped = clipping.numpy_rnn_run("global_norm", 1.0)
+    ends = unclipped.loss[np.isfinite(unclipped.loss)]
+    assert ends[-1] > 1e6 and unclipped.clipped_fraction() == 0
+    assert not clipped.diverged and np.mean(clipped.loss[-10:]) < 0.6 < clipped.loss[0]
+    assert clipping.numpy_rnn_run("global_norm", 1.0) is clipped  # cached: a slider back to a value is instant
+
+
+def test_compute_clipping_2d():
+    plane = clipping.compute_clipping_2d(angle=20, length=3, threshold=1, other_norm=2)
+    assert plane.angle("value") > 10 and plane.angle("norm") < 1e-6 and plane.angle("global_norm") < 1e-6
+    assert np.linalg.norm(plane.clipped["global_norm"]) == pytest.approx(3 / np.sqrt(13))
+    short = clipping.compute_clipping_2d(length=0.5, threshold=1, other_norm=0)
+    assert all(np.allclose(v, short.gradient) for v in short.clipped.values())
+
+
+def test_explorer_builds_responds_and_plots():
+    from utils import widgets
+    from utils.plots import plot_clipping_explorer, plot_norm_histogram, plot_time_step_gradients
+
+    box = widgets.explore_clipping()
+    assert set(box.controls) == {"angle", "length", "threshold", "other_norm", "method"}
+    box.controls["threshold"].value = 100.0
+    box.controls["method"].value = "value"
+    view = clipping.compute_clipping_explorer(threshold=0.3, method="norm")
+    assert "by global norm" in widgets.clipping_title(view)
+    fig = plot_clipping_explorer(view, title="t")
+    assert len(fig.axes) == 3
+    assert plot_norm_histogram(np.exp(np.linspace(0, 2, 50)), thresholds={"t": 2.0}) is not None
+    assert plot_time_step_gradients({"a": np.ones(5)}) is not None
+    plt.close("all")

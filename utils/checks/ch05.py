@@ -1,0 +1,469 @@
+"""Checks for the chapter 05 exercises (``exercises/05_gradient_clipping.ipynb``).
+
+``q1``: clip by global norm in numpy, matched to ``tf.clip_by_global_norm`` on tensors of different shapes;
+``q2``: pick a threshold from the gradient norms of a healthy run; ``q3``: rescue an exploding recurrent network
+with the right Keras optimizer option; ``q4``: fix a custom training step that clips the loss instead of the
+gradients. Each is an :class:`~utils.checks._core.Exercise`: ``q1.check(answer)``,
+``q1.hint()``, ``q1.solution()``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
+from utils.clipping import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm, tf_clip_by_global_norm
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 1: clip by global norm, from scratch
+# ------------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _q1_gradients() -> tuple[np.ndarray, ...]:
+    """Four tensors of different shapes (a kernel, a recurrent kernel, a bias, a 3-D kernel); global norm about 7.5."""
+    rng = np.random.default_rng(11)
+    return (
+        rng.normal(0, 0.5, (3, 4)),
+        rng.normal(0, 2.0, (4, 4)),
+        rng.normal(0, 0.1, (4,)),
+        rng.normal(0, 1, (2, 3, 2)),
+    )
+
+
+def _two(result, names: str) -> tuple:
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        got = f"a {type(result).__name__}" + (f" of {len(result)} items" if isinstance(result, tuple | list) else "")
+        raise Wrong(
+            f"your function should return two things, {names}; it returned {got}.", f"End with `return {names}`."
+        )
+    return tuple(result)
+
+
+def _learner_clip(function, grads, threshold):
+    """Call the learner's function on copies; return (clipped arrays, norm), and whether the inputs changed."""
+    copies = [g.copy() for g in grads]
+    result = call(function, copies, threshold, what="`clip_by_global_norm(grads, threshold)`")
+    mutated = any(not np.array_equal(c, g) for c, g in zip(copies, grads, strict=True))
+    clipped, norm = _two(result, "clipped, global_norm")
+    if not isinstance(clipped, list | tuple) or len(clipped) != len(grads):
+        got = f"{len(clipped)} arrays" if isinstance(clipped, list | tuple) else f"a {type(clipped).__name__}"
+        raise Wrong(
+            f"for a list of {len(grads)} gradients, your clipped gradients are {got}.",
+            "Return a list with one clipped array per gradient, in the same order: [g * scale for g in grads].",
+        )
+    clipped = [
+        as_array(np.asarray(c), f"clipped gradient {i}", g.shape)
+        for i, (c, g) in enumerate(zip(clipped, grads, strict=True))
+    ]
+    return clipped, as_float(np.asarray(norm), "the global norm"), mutated
+
+
+def _same(a, b) -> bool:
+    return all(close(x, y, rtol=1e-6, atol=1e-10) for x, y in zip(a, b, strict=True))
+
+
+def _check_global_norm(function) -> None:
+    function = as_callable(function, "clip_by_global_norm")
+    grads = _q1_gradients()
+    clipped, norm, mutated = _learner_clip(function, grads, 1.0)
+    expected, expected_norm = tf_clip_by_global_norm(grads, 1.0)
+    if mutated:
+        raise Wrong(
+            "your function changed the gradients it was given (in place: `g *= scale` or `g[...] = ...`).",
+            "Build new arrays: `[g * scale for g in grads]`; the caller may still need the raw ones.",
+        )
+    if abs(norm - sum(global_norm([g]) for g in grads)) < 1e-6:
+        raise Wrong(
+            "your global norm is the sum of the tensors' norms.",
+            "The global norm is the norm of all entries together: sqrt(sum over tensors of np.sum(g ** 2)).",
+        )
+    if abs(norm - global_norm(expected)) < 1e-9:
+        raise Wrong(
+            "you returned the global norm after clipping (the threshold); return it before clipping.",
+            "Compute norm = sqrt(Σ np.sum(g ** 2)) from the original gradients and return that.",
+        )
+    if abs(norm - expected_norm) > 1e-6 * expected_norm:
+        raise Wrong(
+            f"your global norm is {norm:.4g}; tf.clip_by_global_norm gives {expected_norm:.4g}.",
+            "global_norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))",
+        )
+    for candidate, message, hint in (
+        (
+            clip_by_norm(grads, 1.0),
+            "you clipped each tensor by its own norm (Keras' clipnorm), not all of them by their global norm.",
+            "Use one factor for every tensor: scale = threshold / max(global_norm, threshold).",
+        ),
+        (
+            clip_by_value(grads, 1.0),
+            "you clipped by value (every entry to [−threshold, threshold]): that changes the gradient's direction.",
+            "Rescale instead: every tensor times threshold / max(global_norm, threshold).",
+        ),
+    ):
+        if _same(clipped, candidate):
+            raise Wrong(message, hint)
+    if not _same(clipped, expected):
+        raise Wrong(
+            f"your clipped gradients differ from tf.clip_by_global_norm's (threshold 1, global norm "
+            f"{expected_norm:.2f}).",
+            "Multiply every tensor by threshold / max(global_norm, threshold).",
+        )
+    small, small_norm, _ = _learner_clip(function, grads, 100.0)
+    if not _same(small, grads):
+        raise Wrong(
+            f"with a threshold of 100, above the global norm ({expected_norm:.1f}), your function still changed the "
+            "gradients: clipping must leave a gradient whose norm is under the threshold alone.",
+            "scale = threshold / max(global_norm, threshold) is 1 when the norm is under the threshold; "
+            "threshold / global_norm alone would scale small gradients *up*.",
+        )
+
+
+def _demo_global_norm(function) -> None:
+    grads = _q1_gradients()
+    clipped, norm = function([g.copy() for g in grads], 1.0)
+    print(
+        f"On the check's four tensors (shapes {', '.join(str(g.shape) for g in grads)}): global norm {norm:.2f}, "
+        f"after clipping {global_norm([np.asarray(c) for c in clipped]):.2f}; the same as tf.clip_by_global_norm."
+    )
+
+
+q1 = Exercise(
+    name="clip by global norm",
+    checker=_check_global_norm,
+    hints=[
+        "Two steps: the global norm of all tensors together, then one common factor for all of them.",
+        "global_norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))",
+        "scale = threshold / max(global_norm, threshold); return [g * scale for g in grads], global_norm",
+    ],
+    solution_text="""
+def clip_by_global_norm(grads, threshold):
+    norm = np.sqrt(sum(np.sum(np.square(g)) for g in grads))
+    scale = threshold / max(norm, threshold)  # 1 when the norm is under the threshold
+    return [g * scale for g in grads], norm
+""",
+    on_pass=_demo_global_norm,
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 2: a threshold from the gradient norms of a healthy run
+# ------------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _q2_norms() -> tuple[np.ndarray, np.ndarray]:
+    """Two healthy runs' gradient norms (log-normal, like the chapter's), of different scales and lengths."""
+    rng = np.random.default_rng(12)
+    return np.exp(rng.normal(np.log(3.5), 0.5, 80)), np.exp(rng.normal(np.log(0.2), 0.8, 150))
+
+
+def q2_norms() -> np.ndarray:
+    """Return the gradient norms of a healthy run, one per training step (a copy: the check keeps its own)."""
+    return _q2_norms()[0].copy()
+
+
+def _check_threshold(function) -> None:
+    function = as_callable(function, "pick_threshold")
+    for norms in _q2_norms():
+        given = norms.copy()
+        threshold = as_float(np.asarray(call(function, given, what="`pick_threshold(norms)`")), "your threshold")
+        if not np.array_equal(given, norms):
+            raise Wrong(
+                "your function changed the array of norms it was given (`norms.sort()` sorts in place).",
+                "Use np.sort(norms), np.median(norms) or np.percentile(norms, q): they return new values.",
+            )
+        if threshold <= 0:
+            raise Wrong(f"your threshold is {threshold:.3g}: it must be positive.", "Clip at a typical norm.")
+        clipped = float(np.mean(norms > threshold))
+        median = float(np.median(norms))
+        if abs(threshold - np.percentile(norms, 0.9)) < 1e-9 or abs(threshold - np.percentile(norms, 0.95)) < 1e-9:
+            raise Wrong(
+                "np.percentile takes a percentage (0 to 100), not a fraction: your threshold is a low percentile.",
+                "np.percentile(norms, 90) is the 90th percentile.",
+            )
+        if clipped == 0:
+            raise Wrong(
+                f"your threshold ({threshold:.3g}) is above every norm of the healthy run: it never triggers, "
+                "so it would let through spikes only a few times larger than ordinary steps.",
+                "Pick from the body of the distribution: between the median and the largest norm, e.g. a high "
+                "percentile (np.percentile(norms, 90)).",
+            )
+        if clipped > 0.5:
+            raise Wrong(
+                f"your threshold ({threshold:.3g}) clips {clipped:.0%} of the healthy steps: ordinary steps would be "
+                "shortened too, which is a learning-rate change in disguise.",
+                f"Start no lower than the median ({median:.3g} here): np.median(norms) or a higher percentile.",
+            )
+
+
+def _demo_threshold(function) -> None:
+    for label, norms in zip(("chapter-like run", "another run"), _q2_norms(), strict=True):
+        threshold = float(function(norms.copy()))
+        print(
+            f"{label}: median norm {np.median(norms):.2f}, your threshold {threshold:.2f}, "
+            f"clips {np.mean(norms > threshold):.0%} of its healthy steps"
+        )
+
+
+q2 = Exercise(
+    name="a threshold from a healthy run",
+    checker=_check_threshold,
+    hints=[
+        "Look at the histogram: which norms are ordinary? A threshold should leave at least half of them alone.",
+        "Between the median and the largest norm: np.median(norms), or np.percentile(norms, 90).",
+    ],
+    solution_text="""
+def pick_threshold(norms):
+    return float(np.percentile(norms, 90))  # leaves 90% of the ordinary steps alone, cuts anything larger
+""",
+    on_pass=_demo_threshold,
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: rescue an exploding recurrent network with the right Keras option
+# ------------------------------------------------------------------------------------------------------------
+
+Q3_RADIUS, Q3_LEARNING_RATE, Q3_STEPS = 1.2, 0.3, 80
+_q3_last: dict = {}  # the passing run, kept for the demo (training it again would double the check's time)
+
+
+def _q3_train(optimizer):
+    from utils.clipping import rnn_over_seeds
+
+    return rnn_over_seeds(Q3_RADIUS, optimizer, seeds=(0,), steps=Q3_STEPS).runs[0]
+
+
+def _option(optimizer, name):
+    value = getattr(optimizer, name, None)
+    return None if value is None else float(value)
+
+
+def _check_rescue(make_optimizer) -> None:
+    import keras
+
+    make_optimizer = as_callable(make_optimizer, "make_optimizer")
+    optimizer = call(make_optimizer, what="`make_optimizer()`")
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise Wrong(
+            f"make_optimizer() returned a {type(optimizer).__name__}, not a Keras optimizer.",
+            "Return keras.optimizers.SGD(learning_rate=0.3, ...) with a clipping option.",
+        )
+    if not isinstance(optimizer, keras.optimizers.SGD) or float(getattr(optimizer, "momentum", 0.0)) != 0:
+        raise Wrong(
+            f"this exercise keeps plain SGD (you returned {type(optimizer).__name__}): an adaptive optimizer changes "
+            "more than the clipping.",
+            "keras.optimizers.SGD(learning_rate=0.3, ...)",
+        )
+    learning_rate = float(np.asarray(optimizer.learning_rate))
+    if abs(learning_rate - Q3_LEARNING_RATE) > 1e-6:
+        raise Wrong(
+            f"your learning rate is {learning_rate:g}. A smaller one is another fix (section 4 of the chapter).",
+            "Here keep 0.3 and clip: keras.optimizers.SGD(learning_rate=0.3, <clipping option>=...)",
+        )
+    clipnorm, clipvalue, global_clipnorm = (_option(optimizer, n) for n in ("clipnorm", "clipvalue", "global_clipnorm"))
+    if clipvalue is not None:
+        raise Wrong(
+            "you clipped by value (clipvalue): each entry is capped on its own, which turns the gradient.",
+            "Keep the direction of the whole gradient: global_clipnorm.",
+        )
+    if clipnorm is not None:
+        raise Wrong(
+            "clipnorm clips each variable by its own norm; the exercise asks for the norm of the whole gradient.",
+            "global_clipnorm=... clips all variables together, keeping the gradient's direction.",
+        )
+    if global_clipnorm is None:
+        raise Wrong(
+            "your optimizer does not clip: at learning rate 0.3 this network explodes (NaN) in every seed.",
+            "Add global_clipnorm=... to the optimizer.",
+        )
+    run = _q3_train(optimizer)
+    if run.diverged or np.max(run.loss) > 1e3:
+        raise Wrong(
+            f"with global_clipnorm={global_clipnorm:g} the network still explodes (the loss reaches "
+            f"{np.nanmax(run.loss):.0e} or NaN): the threshold is so high that it hardly ever triggers.",
+            "Take a threshold near the norms of a healthy run (the chapter's section 3: a few units, or lower).",
+        )
+    if run.final_loss() >= 0.9:
+        raise Wrong(
+            f"no NaN, but the final loss is {run.final_loss():.2f}, hardly better than predicting 0 (about 1).",
+            "Try a lower threshold: compare a few values on a log grid (10, 3, 1).",
+        )
+    _q3_last.update(threshold=global_clipnorm, run=run)
+
+
+def _demo_rescue(make_optimizer) -> None:
+    threshold, run = _q3_last["threshold"], _q3_last["run"]
+    print(
+        f"With global_clipnorm={threshold:g}: final loss {run.final_loss():.2f} after {Q3_STEPS} steps "
+        f"(without clipping: NaN); clipping acted at {run.clipped_fraction(threshold):.0%} of the steps."
+    )
+
+
+q3 = Exercise(
+    name="rescue the exploding RNN with the right Keras option",
+    checker=_check_rescue,
+    hints=[
+        "Keras optimizers take one of clipvalue, clipnorm or global_clipnorm. Which one keeps the direction of the "
+        "whole gradient?",
+        "keras.optimizers.SGD(learning_rate=0.3, global_clipnorm=...): pick the threshold from the chapter's "
+        "healthy run (section 3), and compare a couple of values.",
+    ],
+    solution_text="""
+def make_optimizer():
+    return keras.optimizers.SGD(learning_rate=0.3, global_clipnorm=1.0)
+""",
+    on_pass=_demo_rescue,
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 4: a custom training step that clips the loss instead of the gradients
+# ------------------------------------------------------------------------------------------------------------
+
+Q4_THRESHOLD, Q4_LEARNING_RATE = 1.0, 0.05
+
+
+def q4_model():
+    """Return a small regression model with fixed weights (3 inputs, 8 tanh units, 1 output)."""
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)])
+    rng = np.random.default_rng(13)
+    model.set_weights([rng.normal(0, 0.7, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+@functools.cache
+def _q4_data() -> tuple[np.ndarray, np.ndarray]:
+    """A batch whose targets are far from the model's outputs: a large loss and a gradient norm far above 1."""
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(16, 3)).astype(np.float32)
+    return x, (20 * x[:, :1] + 10).astype(np.float32)
+
+
+def q4_data() -> tuple[np.ndarray, np.ndarray]:
+    """Return the check's batch ``(x, y)`` (copies)."""
+    x, y = _q4_data()
+    return x.copy(), y.copy()
+
+
+def _q4_gradients(model, x, y):
+    import keras
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(y, model(x, training=True))
+    return loss, tape.gradient(loss, model.trainable_variables)
+
+
+def _q4_after(transform) -> list[np.ndarray]:
+    """Return the weights after one SGD step from q4_model() with the gradients changed by ``transform``."""
+    import keras
+
+    model = q4_model()
+    _, grads = _q4_gradients(model, *_q4_data())
+    grads = transform([g.numpy().astype(np.float64) for g in grads])
+    keras.optimizers.SGD(Q4_LEARNING_RATE).apply_gradients(
+        zip([np.asarray(g, np.float32) for g in grads], model.trainable_variables, strict=True)
+    )
+    return model.get_weights()
+
+
+def _check_step(function) -> None:
+    import keras
+
+    function = as_callable(function, "train_step")
+    model, (x, y) = q4_model(), _q4_data()
+    start = model.get_weights()
+    loss, raw = _q4_gradients(q4_model(), x, y)
+    raw_norm = global_norm([g.numpy() for g in raw])
+    optimizer = keras.optimizers.SGD(Q4_LEARNING_RATE)
+    result = call(function, model, optimizer, x.copy(), y.copy(), Q4_THRESHOLD, what="`train_step(...)`")
+    returned_loss, norm = _two(result, "loss, norm")
+    returned_loss = as_float(np.asarray(returned_loss), "the loss")
+    norm = as_float(np.asarray(norm), "the norm")
+    after = model.get_weights()
+
+    def same(weights) -> bool:
+        return all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(after, weights, strict=True))
+
+    if same(start):
+        raise Wrong(
+            "the weights did not move. If you clipped the loss (tf.clip_by_value(loss, ...)), that is why: where the "
+            "clip triggers, the loss no longer depends on the weights, and every gradient is 0.",
+            "Clip the gradients, not the loss: grads, norm = tf.clip_by_global_norm(tape.gradient(...), threshold).",
+        )
+    candidates = (
+        (
+            lambda g: g,
+            "the weights moved by the full, unclipped gradient.",
+            "Between tape.gradient and apply_gradients: grads, norm = tf.clip_by_global_norm(grads, threshold).",
+        ),
+        (
+            lambda g: clip_by_norm(g, Q4_THRESHOLD),
+            "you clipped each gradient by its own norm (tf.clip_by_norm), not by their global norm.",
+            "tf.clip_by_global_norm(grads, threshold) clips the list together.",
+        ),
+        (
+            lambda g: clip_by_value(g, Q4_THRESHOLD),
+            "you clipped the gradients by value, which changes their direction.",
+            "tf.clip_by_global_norm(grads, threshold) keeps it.",
+        ),
+    )
+    if not same(_q4_after(lambda g: _global_clipped(g, Q4_THRESHOLD))):
+        for transform, message, hint in candidates:
+            if same(_q4_after(transform)):
+                raise Wrong(message, hint)
+        raise Wrong(
+            "after your step the weights differ from one SGD step with the gradients clipped by global norm.",
+            "Compute the loss inside the tape, take tape.gradient, clip with tf.clip_by_global_norm, then "
+            "optimizer.apply_gradients(zip(grads, model.trainable_variables)).",
+        )
+    if abs(norm - Q4_THRESHOLD) < 1e-6:
+        raise Wrong(
+            "you returned the norm after clipping (the threshold); return the norm before clipping, which is the "
+            "one worth logging.",
+            "tf.clip_by_global_norm returns (clipped gradients, norm before clipping): return that second value.",
+        )
+    if abs(norm - raw_norm) > 1e-4 * raw_norm:
+        raise Wrong(f"your norm is {norm:.4g}; the gradient's global norm before clipping is {raw_norm:.4g}.")
+    if abs(returned_loss - float(loss)) > 1e-4 * float(loss):
+        raise Wrong(f"your loss is {returned_loss:.4g}; the batch's mean squared error is {float(loss):.4g}.")
+
+
+def _global_clipped(grads, threshold):
+    return clip_by_global_norm(grads, threshold)[0]
+
+
+def _demo_step(function) -> None:
+    loss, raw = _q4_gradients(q4_model(), *_q4_data())
+    print(
+        f"On the check's batch: loss {float(loss):.2g}, gradient norm {global_norm([g.numpy() for g in raw]):.2g} "
+        f"before clipping; your step moved the weights by learning rate × threshold = "
+        f"{Q4_LEARNING_RATE * Q4_THRESHOLD:g}."
+    )
+
+
+q4 = Exercise(
+    name="clip the gradients, not the loss",
+    checker=_check_step,
+    hints=[
+        "What is the gradient of tf.clip_by_value(loss, 0, threshold) with respect to the weights when the loss is "
+        "above the threshold?",
+        "Leave the loss alone. After grads = tape.gradient(loss, model.trainable_variables): "
+        "grads, norm = tf.clip_by_global_norm(grads, threshold), then apply them and return loss, norm.",
+    ],
+    solution_text="""
+def train_step(model, optimizer, x, y, threshold):
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    grads, norm = tf.clip_by_global_norm(grads, threshold)  # clip the gradients, not the loss
+    optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+    return loss, norm
+""",
+    on_pass=_demo_step,
+)
