@@ -1,0 +1,139 @@
+"""Rebuild the course's model zoo (utils/zoo/): train each model, save it as .keras, write the manifest.
+
+Usage: python tools/make_zoo.py [--out FOLDER] [name ...]     (``make zoo``; default: every model, into utils/zoo/)
+
+Reproducible: each model is trained from a fixed seed with op determinism, and its .keras archive is written with
+fixed timestamps (zip entries and Keras' ``date_saved``), so a rebuild on the same machine gives the same bytes
+and the same SHA-256. On another CPU or thread count the float32 weights differ in their last bits; the
+architecture and the test accuracy (within 0.03, see tests/test_zoo.py) stay the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO_DIR = ROOT / "utils" / "zoo"
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+FIXED_DATE_SAVED = "1980-01-01@00:00:00"
+
+# name -> how it is made: task A of chapter 06 (digits 0-4), SGD with momentum, batch 32.
+RECIPES = {
+    "digits_0to4_mlp": {"batch_norm": False, "seed": 0, "epochs": 20, "learning_rate": 0.05, "momentum": 0.9},
+    "digits_0to4_mlp_bn": {"batch_norm": True, "seed": 0, "epochs": 20, "learning_rate": 0.05, "momentum": 0.9},
+}
+
+
+def train(name: str):
+    """Return the trained Keras model ``name`` (uncompiled copy) and its test accuracy on task A."""
+    from utils.course import setup
+    from utils.transfer import accuracy, build_task_model, compile_sgd, copy_model, fit_steps, tasks
+
+    recipe = RECIPES[name]
+    setup(recipe["seed"])
+    task_a, _ = tasks()
+    model = build_task_model(batch_norm=recipe["batch_norm"], name=name)
+    compile_sgd(model, recipe["learning_rate"], recipe["momentum"])
+    fit_steps(model, task_a.X_train, task_a.y_train, epochs=recipe["epochs"])
+    return copy_model(model), accuracy(model, task_a.X_test, task_a.y_test)  # the copy carries no optimizer
+
+
+def save_reproducibly(model, path: Path) -> None:
+    """Save ``model`` as a .keras archive at ``path`` with fixed timestamps (same weights, same bytes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / path.name
+        model.save(raw)
+        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in sorted(src.infolist(), key=lambda i: i.filename):
+                data = src.read(info.filename)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta["date_saved"] = FIXED_DATE_SAVED
+                    data = json.dumps(meta, sort_keys=True).encode()
+                fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
+                fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+                dst.writestr(fixed, data)
+
+
+def architecture(model) -> str:
+    """Return a one-line description of a model's layers: 'Dense(32, relu) → ... → Dense(5, softmax)'."""
+    parts = []
+    for layer in model.layers:
+        config = layer.get_config()
+        if "units" in config:
+            parts.append(f"Dense({config['units']}, {config['activation']})")
+        else:
+            parts.append(type(layer).__name__ + (f"({config['activation']})" if "activation" in config else ""))
+    return f"Input({model.input_shape[-1]}) → " + " → ".join(parts)
+
+
+def build(names, out: Path = ZOO_DIR) -> list[dict]:
+    """Train and save the models ``names`` into ``out``; return their manifest entries."""
+    from utils.zoo import sha256
+
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name in names:
+        model, test_accuracy = train(name)
+        path = out / f"{name}.keras"
+        save_reproducibly(model, path)
+        entries.append(
+            {
+                "name": name,
+                "file": path.name,
+                "sha256": sha256(path),
+                "bytes": path.stat().st_size,
+                "task": "digits 0-4 (chapter 06's task A)",
+                "architecture": architecture(model),
+                "test_accuracy": round(test_accuracy, 4),
+                "recipe": {**RECIPES[name], "script": "tools/make_zoo.py", "keras": _keras_version()},
+            }
+        )
+        print(
+            f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {entries[-1]['bytes']} bytes, "
+            f"test accuracy {test_accuracy:.4f}, sha256 {entries[-1]['sha256'][:12]}"
+        )
+    return entries
+
+
+def _keras_version() -> str:
+    import keras
+
+    return keras.__version__
+
+
+def write_manifest(entries: list[dict], out: Path = ZOO_DIR) -> Path:
+    """Write (or update, by name) ``out/manifest.json`` with ``entries``; return its path."""
+    path = out / "manifest.json"
+    old = json.loads(path.read_text(encoding="utf-8"))["models"] if path.exists() else []
+    merged = {item["name"]: item for item in old} | {item["name"]: item for item in entries}
+    data = {
+        "about": "The course's model zoo: made by tools/make_zoo.py (`make zoo`); load with utils.zoo.load.",
+        "models": [merged[name] for name in sorted(merged)],
+    }
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"models to rebuild (default: all): {', '.join(RECIPES)}")
+    parser.add_argument("--out", type=Path, default=ZOO_DIR)
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(RECIPES))
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo has {', '.join(RECIPES)}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    entries = build(args.names or list(RECIPES), args.out)
+    print(f"wrote {write_manifest(entries, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
