@@ -291,3 +291,14 @@ def ProgressLine(total_epochs: int, *, every: int = 1):  # noqa: N802 (a class f
                 print(f"epoch {epoch + 1:>3}/{total_epochs}  {items}", end=end, flush=True)
 
     return _Progress()
+
+
+def doctor(model, x, y, *, quiet: bool = False):
+    """Run the course's statistics on a Keras model and print its likely problems, each with the chapter that fixes it.
+
+    Taught in chapter 08; the engine is :mod:`utils.doctor` (imported here, lazily, to keep the modules acyclic).
+    Returns the list of findings (empty for a healthy model).
+    """
+    from utils.doctor import doctor as run_doctor
+
+    return run_doctor(model, x, y, quiet=quiet)
