@@ -10,10 +10,10 @@ JOBS   ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told to.
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root --no-browser,)
 
-.PHONY: help setup lab test lint format unit nbval exercises notebooks bench clean
+.PHONY: help setup lab test lint format unit nbval exercises notebooks bench clean site schedule reset-exercises zoo
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed: run make PYTHON=python3.11 ...")'
@@ -57,6 +57,18 @@ notebooks: $(STAMP)  ## re-execute chapters/ and solutions/ in place, saving fre
 
 bench: $(STAMP)  ## time every notebook and widget compute function; print a table
 	$(PY) tools/bench.py
+
+zoo: $(STAMP)  ## rebuild the small pretrained models in utils/zoo/ and their manifest (same bytes on the same machine)
+	$(PY) tools/make_zoo.py
+
+site: $(STAMP)  ## build the static HTML edition from the saved outputs, offline, into outputs/site/
+	$(PY) tools/build_site.py
+
+schedule: $(STAMP)  ## print each notebook's teaching/exercise minutes, totals, a half-day and a full-day plan
+	$(PY) tools/schedule.py
+
+reset-exercises: $(STAMP)  ## fresh exercise notebooks for a class; learners' ones go to exercises/.backup/
+	$(PY) tools/reset_exercises.py
 
 clean:  ## remove caches and outputs (keeps .venv)
 	rm -rf outputs .pytest_cache .ruff_cache

@@ -46,7 +46,7 @@ NETWORK_ERRORS = re.compile(
     r"No address associated with hostname|URLError|gaierror|ConnectionRefusedError|Errno 101"
 )
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-USER_CHECKS = ("tests/test_browser.py", "tests/test_user_runs.py")
+USER_CHECKS = ("tests/test_browser.py", "tests/test_user_runs.py", "tests/test_site.py", "tests/test_hub.py")
 
 
 # ------------------------------------------------------------------------------------------------------------

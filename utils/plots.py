@@ -302,7 +302,7 @@ def plot_depth_cases(named_signals: dict, *, styles: dict | None = None, ax=None
 def plot_activation_comparison(comparison, *, axes=None):
     """Plot validation accuracy (mean ± std, a dot per seed) and training time per activation; return axes.
 
-    ``comparison`` is a ``utils.layers.Comparison``; activations are sorted by mean accuracy.
+    ``comparison`` is a ``utils.mlp.Comparison``; activations are sorted by mean accuracy.
     """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=(2, 1))
@@ -336,3 +336,348 @@ def plot_slopes_per_layer(slopes, *, initial: float | None = None, name: str = "
     ax.set_xticks(np.arange(1, len(slopes) + 1)[::step], [str(i) for i in range(1, len(slopes) + 1)][::step])
     ax.set(xlabel="hidden layer (1 = lowest)", ylabel="learned slope (z < 0)")
     return ax
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 06: transfer learning
+# ------------------------------------------------------------------------------------------------------------
+
+TRANSFER_COLORS = {"from scratch": "#8C8C8C", "reused, fine-tuned": "#4C72B0", "reused, frozen": "#C44E52"}
+
+
+def plot_reuse_sweep(results, per_class: int, *, ax=None):
+    """Plot task B's accuracy (mean ± std over seeds) against the number of reused layers, frozen or not."""
+    ax = _axes(ax)
+    reused = np.arange(len({k for k, _, _ in results.accuracy}))
+    scratch = results.scratch(per_class)
+    ax.axhspan(scratch.mean() - scratch.std(), scratch.mean() + scratch.std(), color="0.85", label="from scratch")
+    ax.axhline(scratch.mean(), color=TRANSFER_COLORS["from scratch"], lw=1)
+    for label, frozen in (("reused, fine-tuned", lambda k: 0), ("reused, frozen", lambda k: k)):
+        runs = np.array([results.get(k, frozen(k), per_class) for k in reused[1:]])
+        ax.errorbar(
+            reused[1:], runs.mean(1), yerr=runs.std(1), marker="o", capsize=3, label=label, color=TRANSFER_COLORS[label]
+        )
+    ax.set_xticks(reused)
+    ax.set(
+        xlabel="lower hidden layers reused from task A (the rest replaced by fresh ones)",
+        ylabel="task B test accuracy",
+        title=f"{per_class} labels per class, mean ± std over {len(results.seeds)} seeds",
+    )
+    ax.legend(loc="lower left")
+    return ax
+
+
+def plot_transfer_view(view, *, axes=None, title: str | None = None):
+    """Draw the transfer explorer: mean accuracy per (reused, frozen), and the chosen setting against labels."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    image = axes[0].imshow(view.grid.T, origin="lower", cmap="viridis", vmin=0.4, vmax=1.0)
+    axes[0].plot(view.n_reused, view.n_frozen, "s", ms=30, mfc="none", mec="white", mew=2.5)
+    for (k, f), value in np.ndenumerate(view.grid):
+        if np.isfinite(value):
+            axes[0].text(k, f, f"{value:.2f}", ha="center", va="center", fontsize=8, color="white")
+    axes[0].set(xlabel="layers reused", ylabel="of which frozen", title=f"mean accuracy, {view.per_class} labels/class")
+    axes[0].grid(False)
+    plt.colorbar(image, ax=axes[0])
+    ax = axes[1]
+    ax.errorbar(
+        view.labels_per_class,
+        view.scratch_mean,
+        yerr=view.scratch_std,
+        marker="o",
+        capsize=3,
+        color=TRANSFER_COLORS["from scratch"],
+        label="from scratch",
+    )
+    ax.errorbar(
+        view.labels_per_class,
+        view.mean,
+        yerr=view.std,
+        marker="s",
+        capsize=3,
+        color="#4C72B0",
+        label=f"{view.n_reused} reused, {view.n_frozen} frozen",
+    )
+    ax.set_xscale("log")
+    ax.set_xticks(view.labels_per_class, [str(n) for n in view.labels_per_class])
+    ax.set_xticks([], minor=True)  # no 3×10¹-style minor labels on the log axis
+    ax.set(xlabel="task B labels per class", ylabel="task B test accuracy", ylim=(0.3, 1.0))
+    ax.legend(loc="lower right")
+    if title:
+        ax.figure.suptitle(title)
+    return axes
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 05: gradient clipping (the three methods in 2-D, gradient norms over time steps and training steps)
+# ------------------------------------------------------------------------------------------------------------
+
+CLIP_COLORS = {"gradient": "#222222", "value": "#C44E52", "norm": "#4C72B0", "global_norm": "#55A868"}
+CLIP_LABELS = {"value": "by value", "norm": "by norm", "global_norm": "by global norm"}
+
+
+def plot_clipping_2d(plane, *, ax=None):
+    """Draw a 2-D gradient and its three clipped versions, with the threshold's square and circle; return the axes.
+
+    ``plane`` is a ``utils.clipping.Clip2D``: clipping by value stays inside the square, by norm on the circle.
+    """
+    ax = _axes(ax, figsize=(4.2, 4.2))
+    t = plane.threshold
+    ax.add_patch(plt.Rectangle((-t, -t), 2 * t, 2 * t, fill=False, ls=":", color=CLIP_COLORS["value"], lw=1))
+    ax.add_patch(plt.Circle((0, 0), t, fill=False, ls=":", color=CLIP_COLORS["norm"], lw=1))
+    arrows = [("gradient", plane.gradient, "gradient")] + [
+        (name, vector, f"{CLIP_LABELS[name]} ({plane.angle(name):.0f}°)") for name, vector in plane.clipped.items()
+    ]
+    widths = {"gradient": 0.012, "value": 0.02, "norm": 0.035, "global_norm": 0.015}  # global over norm: both show
+    for name, vector, label in arrows:
+        width = widths[name]
+        ax.quiver(0, 0, *vector, angles="xy", scale_units="xy", scale=1, color=CLIP_COLORS[name], width=width)
+        ax.plot([], [], color=CLIP_COLORS[name], label=label)
+    reach = 1.15 * max(np.max(np.abs(plane.gradient)), t)
+    ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xlabel="g₁", ylabel="g₂")
+    _zero_lines(ax)
+    ax.legend(loc="lower left", fontsize=8)
+    return ax
+
+
+def plot_time_step_gradients(norms: dict, *, ax=None):
+    """Plot ‖∂loss/∂x_t‖ against the time step t for each labeled array in ``norms`` (log scale); return the axes."""
+    ax = _axes(ax)
+    for label, values in norms.items():
+        ax.semilogy(np.arange(1, len(values) + 1), np.maximum(values, 1e-30), "o-", ms=2, label=label)
+    ax.set(xlabel="time step t (1 = first input)", ylabel="‖∂loss/∂x_t‖", title="how far back the gradient reaches")
+    ax.legend(loc="best")
+    return ax
+
+
+def _plot_steps(ax, values, label, color, ls="-"):
+    steps = np.arange(1, len(values) + 1)
+    finite = np.isfinite(values)
+    ax.semilogy(steps[finite], values[finite], ls, color=color, label=label, lw=1.4)
+    if not finite.all():  # mark where the run broke down
+        first = int(np.argmin(finite))
+        ax.axvline(first + 1, color=color, lw=0.8, ls=":")
+        ax.annotate("inf/NaN", (first + 1, 0.97), xycoords=("data", "axes fraction"), color=color, fontsize=8, va="top")
+
+
+def plot_training_runs(runs: dict, *, threshold: float | None = None, axes=None, colors: dict | None = None):
+    """Plot the loss (left) and the raw global gradient norm (right) per step of several labeled runs.
+
+    ``runs`` maps labels to objects with ``loss`` and ``grad_norm`` arrays (``TrainRun``, ``RNNRun``); a dotted
+    line marks the step where a run's loss became NaN; ``threshold`` draws the clipping threshold on the right.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, run) in enumerate(runs.items()):
+        color = (colors or {}).get(label, palette[i % len(palette)])
+        _plot_steps(axes[0], np.asarray(run.loss, dtype=float), label, color)
+        _plot_steps(axes[1], np.asarray(run.grad_norm, dtype=float), label, color)
+    if threshold is not None:
+        axes[1].axhline(threshold, color="0.3", ls="--", lw=1, label=f"threshold {threshold:g}")
+    axes[0].set(xlabel="training step", ylabel="loss", title="loss")
+    axes[1].set(xlabel="training step", ylabel="global gradient norm", title="gradient norm before clipping")
+    axes[0].legend(loc="best")
+    axes[1].legend(loc="best")
+    return axes
+
+
+def plot_norm_histogram(norms: np.ndarray, *, thresholds: dict | None = None, ax=None, bins: int = 30):
+    """Plot a histogram of gradient norms (log-spaced bins) with labeled candidate thresholds; return the axes."""
+    ax = _axes(ax)
+    norms = np.asarray(norms, dtype=float)
+    norms = norms[np.isfinite(norms) & (norms > 0)]
+    edges = np.logspace(np.log10(norms.min()), np.log10(norms.max()), bins + 1)
+    ax.hist(norms, bins=edges, color="0.6")
+    ax.set_xscale("log")
+    palette = ["#C44E52", "#4C72B0", "#55A868", "#8172B3"]
+    for color, (label, value) in zip(palette, (thresholds or {}).items(), strict=False):
+        ax.axvline(value, color=color, ls="--", lw=1.2, label=label)
+    ax.set(xlabel="global gradient norm (log scale)", ylabel="training steps")
+    if thresholds:
+        ax.legend(loc="best")
+    return ax
+
+
+def plot_clipping_explorer(view, *, title: str | None = None):
+    """Draw the chapter 05 explorer: the 2-D case, then the tiny RNN's loss and gradient norms; return the figure."""
+    fig = plt.figure(figsize=(12, 3.6))
+    grid = fig.add_gridspec(1, 3, width_ratios=[1, 1.3, 1.3])
+    plot_clipping_2d(view.plane, ax=fig.add_subplot(grid[0]))
+    runs = {"no clipping": view.unclipped, f"clipped {CLIP_LABELS[view.clipped.method]}": view.clipped}
+    colors = dict(zip(runs, ("0.55", CLIP_COLORS[view.clipped.method]), strict=True))
+    axes = [fig.add_subplot(grid[1]), fig.add_subplot(grid[2])]
+    plot_training_runs(runs, threshold=view.clipped.threshold, axes=axes, colors=colors)
+    axes[0].set_title("tiny RNN: loss")
+    for ax in axes:  # an exploding run would squash the clipped one against the axis: let it leave the panel
+        ax.set_ylim(top=min(ax.get_ylim()[1], 1e4))
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 07: pretraining with scarce labels (reconstructions, the results grid)
+# ------------------------------------------------------------------------------------------------------------
+
+PRETRAINING_COLORS = {"none": "#8C8C8C", "autoencoder": "#4C72B0", "corrupted": "#DD8452", "pairs": "#55A868"}
+PRETRAINING_LABELS = {
+    "none": "from scratch",
+    "autoencoder": "autoencoder",
+    "corrupted": "real vs corrupted",
+    "pairs": "same-digit pairs",
+}
+
+
+def plot_digit_rows(rows: dict[str, np.ndarray], *, axes=None, n: int = 10):
+    """Show ``n`` 8x8 digits per row, one row per named array of flat images (e.g. originals, reconstructions)."""
+    if axes is None:
+        _, axes = plt.subplots(len(rows), n, figsize=(n * 0.75, len(rows) * 0.85))
+    axes = np.asarray(axes).reshape(len(rows), n)
+    for r, (name, images) in enumerate(rows.items()):
+        for c in range(n):
+            axes[r, c].imshow(np.asarray(images[c]).reshape(8, 8), cmap="gray_r")
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+            axes[r, c].grid(False)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center")
+    return axes
+
+
+def plot_pretraining_sweep(sweep, *, axes=None):
+    """Plot test accuracy against labels per digit, mean ± std over the seeds: fine-tuned (left), frozen (right)."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    counts = np.array(sweep.labels_per_class)
+    for ax, reuse in zip(axes, ("fine-tuned", "frozen"), strict=True):
+        for kind in sweep.kinds:
+            acc = np.array([sweep.get(kind, reuse, k) for k in counts])
+            label = PRETRAINING_LABELS.get(kind, kind)
+            ax.errorbar(
+                counts,
+                acc.mean(axis=1),
+                yerr=acc.std(axis=1),
+                marker="o",
+                ms=4,
+                capsize=3,
+                color=PRETRAINING_COLORS.get(kind),
+                label=label,
+                ls="--" if kind == "none" else "-",
+            )
+        ax.set_xscale("log")
+        ax.set_xticks(counts, [str(k) for k in counts])
+        ax.minorticks_off()
+        ax.set(xlabel="labeled images per digit", title=f"pretrained encoder {reuse}")
+    axes[0].set_ylabel("test accuracy")
+    axes[1].legend(loc="lower right")
+    return axes
+
+
+def plot_pretraining_view(view, *, axes=None, title: str | None = None):
+    """Draw the chapter 07 explorer: accuracy against labels per digit (left), per-seed gain at one count (right)."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1.6, 1]})
+    counts = np.array(view.counts)
+    color = PRETRAINING_COLORS.get(view.kind)
+    ax = axes[0]
+    for mean, std, c, label in (
+        (view.scratch_mean, view.scratch_std, PRETRAINING_COLORS["none"], "from scratch"),
+        (view.mean, view.std, color, f"{PRETRAINING_LABELS.get(view.kind, view.kind)}, {view.reuse}"),
+    ):
+        ax.plot(counts, mean, "o-", color=c, label=label)
+        ax.fill_between(counts, mean - std, mean + std, color=c, alpha=0.2)
+    ax.axvline(view.labels_per_class, color="0.3", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xticks(counts, [str(k) for k in counts])
+    ax.minorticks_off()
+    ax.set(xlabel="labeled images per digit", ylabel="test accuracy (mean ± std)")
+    ax.legend(loc="lower right")
+    seeds = np.arange(len(view.gain))
+    axes[1].bar(seeds, 100 * view.gain, color=[color if g > 0 else "0.6" for g in view.gain])
+    axes[1].axhline(0, color="0.3", lw=0.8)
+    axes[1].set(
+        xlabel="seed",
+        ylabel="gain over scratch (points)",
+        xticks=seeds,
+        title=f"{view.labels_per_class} labels per digit",
+    )
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 08: the capstone's broken set-ups, their symptoms and their repairs
+# ------------------------------------------------------------------------------------------------------------
+
+CAPSTONE_COLORS = {"broken": "#C44E52", "fixed": "#4C72B0", "symptom-only": "#DD8452"}
+
+
+def _loss_scale(ax, values) -> None:
+    """Use a log scale only where the losses span more than a decade (flat losses read better on a linear one)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.size and finite.max() / finite.min() > 20:
+        ax.set_yscale("log")
+
+
+def _nan_note(ax, text: str = "NaN loss from epoch 1:\nnothing to plot", *, corner: bool = False) -> None:
+    x, y, ha, va = (0.97, 0.95, "right", "top") if corner else (0.5, 0.5, "center", "center")
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, color=CAPSTONE_COLORS["broken"])
+
+
+def plot_symptoms(runs: dict, *, key: str = "score", axes=None):
+    """Draw one small panel per set-up: ``key`` ("score" or "loss") per epoch, one line per seed, target dashed."""
+    names = list(runs)
+    if axes is None:
+        fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=(12, 5), squeeze=False)
+    axes = np.ravel(axes)
+    for ax, name in zip(axes, names, strict=False):
+        values = [np.asarray(getattr(run, key), dtype=float) for run in runs[name]]
+        for run, v in zip(runs[name], values, strict=True):
+            ax.plot(np.arange(1, len(v) + 1), v, color=CAPSTONE_COLORS.get(run.variant, "0.3"), alpha=0.8)
+        if not any(np.isfinite(v).any() for v in values):
+            _nan_note(ax)
+        if key == "loss":
+            _loss_scale(ax, np.concatenate(values))
+        else:
+            from utils.capstone import SETUPS
+
+            ax.axhline(SETUPS[name].target, color="0.3", ls="--", lw=0.8)
+            ax.set_ylim(-0.05, 1.02)
+        ax.set_xlim(0.5, len(values[0]) + 0.5)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+    for ax in axes[len(names) :]:
+        ax.axis("off")
+    return axes
+
+
+def plot_capstone_view(view, *, axes=None, title: str | None = None):
+    """Draw the chapter 08 explorer: loss, validation score and a per-layer statistic, broken next to a version."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    runs = {"broken": view.broken} if view.variant == "broken" else {"broken": view.broken, view.variant: view.run}
+    for label, run in runs.items():
+        color, epochs = CAPSTONE_COLORS.get(label, "0.3"), np.arange(1, len(run.loss) + 1)
+        axes[0].plot(epochs, run.loss, "o-", color=color, label=label, ms=3)
+        axes[1].plot(epochs, run.score, "o-", color=color, label=label, ms=3)
+        if run.stats is not None:
+            layers = np.arange(1, len(run.stats) + 1)
+            axes[2].plot(layers, np.maximum(run.stats.act_std, 1e-6), "o-", color=color, label=label, ms=3)
+        else:
+            axes[2].plot(epochs, run.grad_norm, "o-", color=color, label=label, ms=3)
+    if view.broken.diverged() and not np.isfinite(view.broken.loss[0]):
+        _nan_note(axes[0], "broken: NaN loss\nfrom epoch 1", corner=True)
+    _loss_scale(axes[0], np.concatenate([run.loss for run in runs.values()]))
+    axes[0].set(xlabel="epoch", ylabel="training loss")
+    axes[1].axhline(view.setup.target, color="0.3", ls="--", lw=0.8, label="target")
+    axes[1].set(xlabel="epoch", ylabel=view.setup.score_name, ylim=(-0.05, 1.02))
+    if view.run.stats is not None:
+        axes[2].set(xlabel="layer (at initialization; last: output)", ylabel="activation std", yscale="log")
+    else:
+        axes[2].set(xlabel="epoch", ylabel="largest gradient norm", yscale="log")
+    axes[1].legend(loc="lower right")
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes

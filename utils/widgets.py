@@ -229,3 +229,171 @@ def explore_activations(
         plot_signal_through_depth(signal, title=signal_title(signal))
 
     return wire(controls, draw, rows=[2, 3])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 06: transfer learning, layers reused and frozen and labels per class -> task B accuracy over seeds
+# ------------------------------------------------------------------------------------------------------------
+
+
+def transfer_title(view) -> str:
+    """Return the explorer's one-line summary: the chosen setting against training from scratch."""
+    return (
+        f"{view.n_reused} layers reused, {view.n_frozen} frozen, {view.per_class} labels per class: "
+        f"{view.gain():+.2f} accuracy against training from scratch (mean over seeds)"
+    )
+
+
+def explore_transfer(results=None, n_reused: int = 2, n_frozen: int = 2, per_class: int = 10):
+    """Return the chapter 06 explorer: layers reused and frozen, labels per class -> accuracy over seeds (a lookup)."""
+    from utils.plots import plot_transfer_view
+    from utils.transfer import DEPTH, compute_transfer_view, default_sweep
+
+    results = results or default_sweep()
+    controls = {
+        "n_reused": W.IntSlider(value=n_reused, min=0, max=DEPTH, description="reused"),
+        "n_frozen": W.IntSlider(value=n_frozen, min=0, max=DEPTH, description="frozen"),
+        "per_class": W.SelectionSlider(
+            options=list(results.labels_per_class), value=per_class, description="labels/class"
+        ),
+    }
+
+    def draw(n_reused, n_frozen, per_class):
+        view = compute_transfer_view(n_reused, n_frozen, per_class, results=results)
+        plot_transfer_view(view, title=transfer_title(view))
+
+    return wire(controls, draw, rows=[2, 1])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 05: gradient clipping, three methods in 2-D and a threshold on a tiny RNN
+# ------------------------------------------------------------------------------------------------------------
+
+CLIP_METHOD_OPTIONS = {"by value": "value", "by norm": "norm", "by global norm": "global_norm"}
+
+
+def clipping_title(view) -> str:
+    """Return the explorer's one-line summary: the clipped lengths and what the threshold did to the RNN run."""
+    import numpy as np
+
+    plane, run = view.plane, view.clipped
+    names = {"value": "by value", "norm": "by norm", "global_norm": "by global norm"}
+    lengths = "   ".join(f"{names[name]} {np.linalg.norm(v):.2f}" for name, v in plane.clipped.items())
+    ending = "NaN" if run.diverged else f"{np.mean(run.loss[-10:]):.2f}"
+    baseline = view.unclipped.loss[-10:]
+    before = "NaN" if not np.all(np.isfinite(baseline)) else f"{np.mean(baseline):.2g}"
+    return (
+        f"gradient length {np.linalg.norm(plane.gradient):.2f}, clipped: {lengths}\n"
+        f"tiny RNN: {100 * run.clipped_fraction():.0f}% of steps clipped, final loss {ending} "
+        f"(without clipping: {before})"
+    )
+
+
+def explore_clipping(
+    angle: float = 20.0,
+    length: float = 3.0,
+    threshold: float = 1.0,
+    other_norm: float = 2.0,
+    method: str = "global_norm",
+):
+    """Return the chapter 05 explorer: a 2-D gradient, the threshold, the method -> clipped vectors and an RNN run."""
+    from utils.clipping import compute_clipping_explorer
+    from utils.plots import plot_clipping_explorer
+
+    controls = {
+        "angle": W.FloatSlider(value=angle, min=-180, max=180, step=5, description="angle (°)"),
+        "length": W.FloatLogSlider(value=length, base=10, min=-1, max=1.3, step=0.05, description="‖g‖"),
+        "threshold": W.FloatLogSlider(value=threshold, base=10, min=-2, max=2, step=0.1, description="threshold"),
+        "other_norm": W.FloatSlider(
+            value=other_norm,
+            min=0.0,
+            max=5.0,
+            step=0.25,
+            description="‖other tensors‖",
+            style={"description_width": "initial"},
+        ),
+        "method": W.Dropdown(options=list(CLIP_METHOD_OPTIONS.items()), value=method, description="RNN clips"),
+    }
+
+    def draw(**values):
+        view = compute_clipping_explorer(**values)
+        plot_clipping_explorer(view, title=clipping_title(view))
+
+    return wire(controls, draw, rows=[2, 2, 1])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 07: pretraining with scarce labels, kind x frozen or fine-tuned x labels per digit -> accuracy over seeds
+# ------------------------------------------------------------------------------------------------------------
+
+
+def pretraining_title(view) -> str:
+    """Return the explorer's summary: the chosen cell against from scratch, over the seeds, and the verdict."""
+    gain = 100 * view.gain
+    return (
+        f"{view.kind}, {view.reuse}, {view.labels_per_class} labels per digit: accuracy "
+        f"{view.accuracy.mean():.2f} ± {view.accuracy.std():.2f}, gain over scratch {gain.mean():+.1f} ± "
+        f"{gain.std():.1f} points\nsign of the gain over {len(gain)} seeds: {view.verdict}"
+    )
+
+
+def explore_pretraining(sweep=None, kind: str = "autoencoder", reuse: str = "fine-tuned", labels_per_class: int = 10):
+    """Return the chapter 07 explorer: pretraining kind, frozen or fine-tuned, labels per digit -> accuracy (lookup).
+
+    It reads a sweep computed once (default: the chapter's, ``utils.pretraining.default_sweep()``); it never trains.
+    """
+    from utils.plots import PRETRAINING_LABELS, plot_pretraining_view
+    from utils.pretraining import REUSE, compute_pretraining_view, default_sweep
+
+    sweep = sweep or default_sweep()
+    kinds = [(PRETRAINING_LABELS[k], k) for k in sweep.kinds if k != "none"]
+    controls = {
+        "kind": W.Dropdown(options=kinds, value=kind, description="pretraining"),
+        "reuse": W.ToggleButtons(options=list(REUSE), value=reuse, description="encoder"),
+        "labels_per_class": W.SelectionSlider(
+            options=list(sweep.labels_per_class),
+            value=labels_per_class,
+            description="labels/digit",
+            style={"description_width": "initial"},
+        ),
+    }
+
+    def draw(kind, reuse, labels_per_class):
+        view = compute_pretraining_view(kind, reuse, labels_per_class, sweep=sweep)
+        plot_pretraining_view(view, title=pretraining_title(view))
+
+    return wire(controls, draw, rows=[2, 1])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 08: the capstone, a broken set-up and one of its versions -> loss, score and per-layer statistics
+# ------------------------------------------------------------------------------------------------------------
+
+
+def capstone_title(view) -> str:
+    """Return the explorer's one-line summary: the set-up, the version, and where each run ended."""
+
+    def ending(run):
+        return "NaN loss" if run.diverged() else f"{run.final:.2f}"
+
+    return (
+        f"{view.setup.name} ({view.setup.title}), {view.variant}: {view.setup.score_name} {ending(view.run)} "
+        f"after {len(view.run.loss)} epochs (broken: {ending(view.broken)}; target {view.setup.target})"
+    )
+
+
+def explore_capstone(results: dict | None = None, name: str = "exploding", variant: str = "fixed"):
+    """Return the chapter 08 explorer: a set-up and a version (broken, fixed, symptom-only) -> its curves (a lookup)."""
+    from utils.capstone import SETUPS, compute_capstone_view
+    from utils.plots import plot_capstone_view
+
+    controls = {
+        "name": W.Dropdown(options=list(SETUPS), value=name, description="set-up"),
+        "variant": W.ToggleButtons(options=["broken", "fixed", "symptom-only"], value=variant, description="version"),
+    }
+
+    def draw(name, variant):
+        view = compute_capstone_view(name, variant, results=results)
+        plot_capstone_view(view, title=capstone_title(view))
+
+    return wire(controls, draw, rows=[1, 1])
