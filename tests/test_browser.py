@@ -164,15 +164,15 @@ class Lab:
                 self.process.wait()
 
 
-@pytest.fixture(scope="module")
-def chromium():
+def launch_chromium(what: str = "the browser test"):
+    """Yield Debian's Chromium under Playwright, headless and offline-quiet; ``what`` names the test in a skip."""
     executable = chromium_executable()
     if executable is None:
-        cannot_run(HOW_TO_GET_CHROMIUM)
+        cannot_run(HOW_TO_GET_CHROMIUM.replace("the browser test", what))
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        cannot_run("the browser test did NOT run: Playwright's Python package is missing (`make setup` installs it)")
+        cannot_run(f"{what} did NOT run: Playwright's Python package is missing (`make setup` installs it)")
     playwright = sync_playwright().start()
     flags = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
     flags += ["--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -186,6 +186,11 @@ def chromium():
     yield browser
     browser.close()
     playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    yield from launch_chromium()
 
 
 @pytest.fixture(scope="module")

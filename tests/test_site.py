@@ -27,8 +27,7 @@ import nbformat
 import pytest
 
 from tests.notebooks import CHAPTERS, EXERCISES, ROOT, SOLUTIONS, ids
-from tests.test_browser import HOW_TO_GET_CHROMIUM, chromium_executable
-from tests.user_runs import cannot_run
+from tests.test_browser import launch_chromium
 
 PAGES = CHAPTERS + EXERCISES + SOLUTIONS
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -286,26 +285,7 @@ def test_no_solution_code_on_chapter_or_exercise_pages(site, solution):
 
 @pytest.fixture(scope="session")
 def browser():
-    executable = chromium_executable()
-    if executable is None:
-        cannot_run(HOW_TO_GET_CHROMIUM.replace("the browser test", "the site's browser test"))
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        cannot_run("the site's browser test did NOT run: Playwright's Python package is missing (`make setup`)")
-    playwright = sync_playwright().start()
-    flags = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
-    flags += ["--disable-component-update", "--disable-sync", "--no-first-run"]
-    if os.geteuid() == 0:
-        flags.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
-    try:
-        chromium = playwright.chromium.launch(executable_path=executable, args=flags)
-    except Exception as error:
-        playwright.stop()
-        pytest.fail(f"{executable} did not start under Playwright: {error}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    yield from launch_chromium("the site's browser test")
 
 
 def _first_explorer_chapter() -> Path:

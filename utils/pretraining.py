@@ -18,6 +18,7 @@ import numpy as np
 
 from utils import activations
 from utils.blas import single_blas_thread
+from utils.mlp import Adam  # the course's one Adam, as Keras computes it
 
 LABELS_PER_CLASS = (2, 5, 10, 20, 50)
 SEEDS = (0, 1, 2, 3, 4)
@@ -247,26 +248,6 @@ def _rows(X: np.ndarray, index: np.ndarray) -> np.ndarray:
     if X.ndim == 2:
         return X[index]
     return X[np.arange(len(index))[:, None], index]
-
-
-class Adam:
-    """Adam as ``keras.optimizers.Adam`` computes it (epsilon 1e-7 added to sqrt(v)), updating arrays in place."""
-
-    def __init__(self, params: list[np.ndarray], learning_rate: float = 1e-3, beta_1=0.9, beta_2=0.999, eps=1e-7):
-        self.lr, self.b1, self.b2, self.eps, self.t = learning_rate, beta_1, beta_2, eps, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Update ``params`` in place."""
-        self.t += 1
-        alpha = self.lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
-        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
-            m *= self.b1
-            m += (1 - self.b1) * g
-            v *= self.b2
-            v += (1 - self.b2) * g * g
-            p -= alpha * m / (np.sqrt(v) + self.eps)
 
 
 # ------------------------------------------------------------------------------------------------------------
