@@ -41,7 +41,7 @@ def keras():
 
 
 def test_the_manifest_lists_every_file_and_nothing_else():
-    files = {p.name for p in zoo.ZOO_DIR.iterdir() if p.name != "manifest.json"}
+    files = {p.name for p in zoo.ZOO_DIR.iterdir() if p.name not in ("manifest.json", "__init__.py", "__pycache__")}
     assert files == {e.file for e in ENTRIES}
     assert sum(e.bytes for e in ENTRIES) <= 2 * 1024**2, "the zoo must stay under 2 MB"
 
@@ -96,10 +96,12 @@ def test_safe_mode_refuses_a_lambda_layer(tmp_path, keras):
 
 
 def test_the_zoo_ships_as_package_data():
-    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["utils"]
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "utils.zoo" in setuptools["packages"], "utils.zoo (code, models, manifest) must be a package"
+    patterns = setuptools["package-data"]["utils.zoo"]
     for path in zoo.ZOO_DIR.iterdir():
-        name = path.relative_to(ROOT / "utils").as_posix()
-        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), f"{name} is not in package data"
+        if path.suffix in (".keras", ".json"):
+            assert any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns), f"{path.name} is not package data"
 
 
 def test_rebuilding_a_model_gives_an_equivalent_one(tmp_path, keras):

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-ZOO_DIR = Path(__file__).with_name("zoo")
+ZOO_DIR = Path(__file__).parent  # this package holds the models and the manifest
 MANIFEST = ZOO_DIR / "manifest.json"
 
 
