@@ -1,4 +1,4 @@
-"""A shared assertion for the exercise-check tests."""
+"""Shared helpers for the exercise-check tests: run the solutions, assert a mistake was caught."""
 
 
 def assert_caught(result, message: str, hint: str | None) -> None:
@@ -7,3 +7,13 @@ def assert_caught(result, message: str, hint: str | None) -> None:
     assert message in result.message, f"expected {message!r} in {result.message!r}"
     if hint is not None:
         assert hint in (result.hint or ""), f"expected hint {hint!r} in {result.hint!r}"
+
+
+def run_solutions(questions: dict, namespace: dict) -> dict:
+    """Run every question's solution text in ``namespace`` (the notebook's imports) and return the namespace.
+
+    As a learner who calls ``q.solution()`` and pastes what it prints would run it.
+    """
+    for question in questions.values():
+        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
+    return namespace

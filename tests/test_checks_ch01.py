@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.checking import assert_caught
+from tests.checking import assert_caught, run_solutions
 from utils.checks import ch01
 
 QUESTIONS = {"q1": ch01.q1, "q2": ch01.q2, "q3": ch01.q3, "q4": ch01.q4}
@@ -24,9 +24,7 @@ def solved() -> dict:
 
     namespace = {"np": np, "keras": keras, "tf": tf, "compute_gradient_flow": compute_gradient_flow}
     namespace["z"] = np.linspace(-6, 6, 1201)
-    for question in QUESTIONS.values():
-        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
-    return namespace
+    return run_solutions(QUESTIONS, namespace)
 
 
 def _tf():

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.checking import assert_caught
+from tests.checking import assert_caught, run_solutions
 from utils.checks import ch02
 
 QUESTIONS = {"q1": ch02.q1, "q2": ch02.q2, "q3": ch02.q3, "q4": ch02.q4, "q5": ch02.q5}
@@ -35,9 +35,7 @@ def solved(keras) -> dict:
     namespace["square"] = [(a, i) for a in ("sigmoid", "tanh", "relu", "selu") for i in candidates]
     namespace["bottleneck"] = [("relu", "he"), ("relu", "he_fan_avg")]
     namespace["alpha"] = 0.3
-    for question in QUESTIONS.values():
-        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
-    return namespace
+    return run_solutions(QUESTIONS, namespace)
 
 
 def fans(shape):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.checking import assert_caught
+from tests.checking import assert_caught, run_solutions
 from utils.activations import SELU_ALPHA, SELU_LAMBDA
 from utils.checks import ch03
 
@@ -19,9 +19,7 @@ ALPHA, LAMBDA = SELU_ALPHA, SELU_LAMBDA
 def solved() -> dict:
     """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
     namespace = {"np": np, "ALPHA": ALPHA, "LAMBDA": LAMBDA}
-    for question in QUESTIONS.values():
-        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
-    return namespace
+    return run_solutions(QUESTIONS, namespace)
 
 
 ANSWERS = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.checking import assert_caught
+from tests.checking import assert_caught, run_solutions
 from utils.checks import ch04
 
 QUESTIONS = {"q1": ch04.q1, "q2": ch04.q2, "q3": ch04.q3, "q4": ch04.q4}
@@ -17,9 +17,7 @@ FUNCTIONS = {"q1": "bn_forward_train", "q2": "bn_step", "q3": "bn_backward", "q4
 def solved() -> dict:
     """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
     namespace = {"np": np}
-    for question in QUESTIONS.values():
-        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
-    return namespace
+    return run_solutions(QUESTIONS, namespace)
 
 
 # ------------------------------------------------------------------------------------------------------------

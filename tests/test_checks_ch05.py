@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.checking import assert_caught
+from tests.checking import assert_caught, run_solutions
 from utils.checks import ch05
 
 QUESTIONS = {"q1": ch05.q1, "q2": ch05.q2, "q3": ch05.q3, "q4": ch05.q4}
@@ -19,9 +19,7 @@ FUNCTIONS = {"q1": "clip_by_global_norm", "q2": "pick_threshold", "q3": "make_op
 def solved() -> dict:
     """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
     namespace = {"np": np, "keras": keras, "tf": tf}
-    for question in QUESTIONS.values():
-        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
-    return namespace
+    return run_solutions(QUESTIONS, namespace)
 
 
 @pytest.mark.parametrize("name", QUESTIONS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.checking import assert_caught
+from tests.checking import assert_caught, run_solutions
 from utils.checks import ch06
 
 QUESTIONS = {"q1": ch06.q1, "q2": ch06.q2, "q3": ch06.q3, "q4": ch06.q4}
@@ -36,9 +36,7 @@ def solved(keras) -> dict:
         "fit_steps": fit_steps,
         "split_at": split_at,
     }
-    for question in QUESTIONS.values():
-        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
-    return namespace
+    return run_solutions(QUESTIONS, namespace)
 
 
 @pytest.mark.parametrize("name", QUESTIONS)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.checking import assert_caught
+from tests.checking import assert_caught, run_solutions
 from utils.checks import ch07
 
 QUESTIONS = {"q1": ch07.q1, "q2": ch07.q2, "q3": ch07.q3, "q4": ch07.q4}
@@ -19,9 +19,7 @@ FUNCTIONS = {"q1": "pretraining_images", "q2": "train_autoencoder", "q3": "build
 def solved() -> dict:
     """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
     namespace = {"np": np, "keras": keras}
-    for question in QUESTIONS.values():
-        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
-    return namespace
+    return run_solutions(QUESTIONS, namespace)
 
 
 @pytest.mark.parametrize("name", QUESTIONS)
