@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,48 @@ def transfer_tasks(seed: int = 42) -> tuple[Splits, Splits]:
     """Return task A (digits 0-4) and task B (digits 5-9, relabeled 0-4) from the same standardized split."""
     splits = load_digits_splits(seed)
     return select_classes(splits, TASK_A_CLASSES), select_classes(splits, TASK_B_CLASSES)
+
+
+@functools.cache
+def _digits_halves(seed: int) -> tuple[np.ndarray, ...]:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(seed)
+    pool = np.concatenate([rng.permutation(np.flatnonzero(y == k))[: np.sum(y == k) // 2] for k in range(10)])
+    pool = np.sort(pool)
+    test = np.setdiff1d(np.arange(len(y)), pool)
+    arrays = (X[pool], y[pool].astype(np.int64), X[test], y[test].astype(np.int64))
+    for a in arrays:
+        a.flags.writeable = False  # cached: shared by every caller
+    return arrays
+
+
+def digits_halves(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split the digits 50/50, stratified: ``(X_pool, y_pool, X_test, y_test)``, raw pixel counts 0..16 (float64).
+
+    The few-label protocol of chapters 06 and 07: the test half only ever reports accuracy; labels, validation
+    and the unlabeled images all come from the pool half. Arrays are read-only (cached): copy before changing.
+    """
+    return _digits_halves(seed)
+
+
+def labeled_subset(y: np.ndarray, per_class: int, seed: int = 0, *, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Return sorted indices of ``per_class`` examples of each class of ``y``, drawn with ``default_rng(seed)``.
+
+    ``exclude``: indices that must not be drawn (e.g. a validation set taken first).
+    """
+    rng = np.random.default_rng(seed)
+    allowed = np.ones(len(y), dtype=bool)
+    if exclude is not None:
+        allowed[exclude] = False
+    picks = []
+    for k in np.unique(y):
+        candidates = np.flatnonzero((y == k) & allowed)
+        if len(candidates) < per_class:
+            raise ValueError(f"class {k} has only {len(candidates)} examples left, fewer than per_class={per_class}")
+        picks.append(rng.choice(candidates, per_class, replace=False))
+    return np.sort(np.concatenate(picks))
 
 
 def make_gaussian_inputs(n: int = 256, n_features: int = 100, seed: int = 0) -> np.ndarray:
