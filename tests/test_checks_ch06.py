@@ -69,6 +69,13 @@ def _model_b(keras, mistake: str):
         output = keras.layers.Dense(units, activation=activation, name="new_output")
         if mistake == "output reused":
             output = source.layers[-1]
+        if mistake == "output as hidden":
+            hidden = source.layers  # all of A's layers, its softmax output included, under the new output
+        if mistake == "no activation":  # rebuilt Dense layers (linear by default) given A's weights
+            hidden = [keras.layers.Dense(32, name=f"copy_{i}") for i in range(4)]
+            for layer, original in zip(hidden, model_a.layers[:4], strict=True):
+                layer.build((None, original.kernel.shape[0]))
+                layer.set_weights(original.get_weights())
         return keras.Sequential([keras.Input(shape=(64,)), *hidden, output])
 
     return make_model_b
@@ -83,6 +90,8 @@ def _model_b(keras, mistake: str):
         ("two hidden", "2 hidden Dense layers", "clone.layers[:-1]"),
         ("ten outputs", "task B has 5 classes", "Dense(5"),
         ("logits", "not probabilities", "softmax"),
+        ("output as hidden", "sits inside your model as a hidden layer", "clone.layers[:-1]"),
+        ("no activation", "computes `linear` instead of A's `relu`", "activation='relu'"),
     ],
 )
 def test_q1_catches(keras, mistake, message, hint):
@@ -103,6 +112,10 @@ def _freeze_and_train(mistake: str):
         )
         for layer in layers:
             layer.trainable = False
+        if mistake == "tiny rate":
+            compile_sgd(model_b, learning_rate=1e-6)
+            fit_steps(model_b, X, y, epochs=30)
+            return model_b
         if mistake != "no compile":
             compile_sgd(model_b)
         fit_steps(model_b, X, y, epochs=3)
@@ -118,6 +131,7 @@ def _freeze_and_train(mistake: str):
         ("partial", "only ['dense_1', 'dense_2'] were frozen", "all four reused layers"),
         ("none", "only none were frozen", "trainable = False"),
         ("output too", "the new output layer did not change", "must stay trainable"),
+        ("tiny rate", "learning rate is too small to learn", "compile_sgd(model_b) (0.05)"),
     ],
 )
 def test_q2_catches(keras, mistake, message, hint):
@@ -219,3 +233,41 @@ def test_q4_catches_sharing_and_the_reused_output(keras):
 
 def test_q4_wants_two_things(keras):
     assert_caught(ch06.q4.evaluate(lambda *args: 0.8), "return two things", "return model_b, acc")
+
+
+def test_q2_accepts_freezing_by_looping_over_every_layer(keras):
+    from utils.transfer import compile_sgd, fit_steps
+
+    def freeze_and_train(model_b, X, y):
+        for layer in model_b.layers:  # a loop over all layers, keeping only the new output trainable: right too
+            layer.trainable = layer.name == "new_output"
+        compile_sgd(model_b)
+        fit_steps(model_b, X, y, epochs=30)
+        return model_b
+
+    result = ch06.q2.evaluate(freeze_and_train)
+    assert result.passed, result.message
+
+
+def test_q4_catches_a_fresh_head_fine_tuned_with_the_reused_layers(keras, solved):
+    from utils.transfer import accuracy, compile_sgd, fit_steps
+
+    def transfer_classic(model_a, X, y, X_test, y_test):  # no head-only phase: unfreeze the top two at once
+        model_b = solved["make_model_b"](model_a)
+        for layer in model_b.layers[:2]:
+            layer.trainable = False
+        compile_sgd(model_b, learning_rate=0.005)
+        fit_steps(model_b, X, y, epochs=10)
+        return model_b, accuracy(model_b, X_test, y_test)
+
+    assert_caught(
+        ch06.q4.evaluate(transfer_classic), "fresh, untrained output layer", "Train the new output layer first"
+    )
+
+
+def test_q4_prints_the_scratch_baseline_next_to_the_score(keras, solved, capsys):
+    assert ch06.q4.check(solved["transfer_classic"])
+    out = capsys.readouterr().out
+    assert "trained from scratch on the same images" in out and "Test accuracy on 5-9" in out
+    baseline = ch06.scratch_baseline()
+    assert baseline.shape == (3,) and np.all(baseline > 0.6)

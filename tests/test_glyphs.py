@@ -59,3 +59,20 @@ def test_digits_halves_is_a_stratified_half_and_labeled_subset_is_per_class():
     np.testing.assert_array_equal(np.bincount(y_pool[first]), np.full(10, 5))
     second = labeled_subset(y_pool, 5, seed=1, exclude=first)
     assert not np.intersect1d(first, second).size
+
+
+def test_heldout_fonts_render_other_images():
+    a, _ = render_glyphs(DIGITS, 10, seed=0, fonts="train")
+    b, _ = render_glyphs(DIGITS, 10, seed=0, fonts="heldout")
+    assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def test_elastic_zero_is_the_undistorted_glyph():
+    clean, _ = render_glyphs(DIGITS, 1, seed=0, elastic=0.0)
+    warped, _ = render_glyphs(DIGITS, 1, seed=0, elastic=3.0)  # chapter 06's source (utils.transfer.SOURCE_ELASTIC)
+    assert not np.array_equal(clean, warped)
+
+
+def test_repeated_characters_are_refused():
+    with pytest.raises(ValueError, match="distinct"):
+        render_glyphs("00", 1)

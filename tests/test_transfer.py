@@ -188,3 +188,88 @@ def test_plots_and_explorer(small_results):
     box.controls["n_frozen"].value = 3
     box.controls["per_class"].value = 10
     plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Printed → handwritten (the chapter's central experiment)
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_twin_adam_matches_keras_adam(keras_ready):
+    keras = keras_ready
+    rng = np.random.default_rng(3)
+    X, y = rng.random((40, 64)).astype(np.float32), rng.integers(0, 10, 40)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(64,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    twin = T.NumpyMLP.from_keras(model)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", jit_compile=False)
+    model.fit(X, y, epochs=5, batch_size=16, shuffle=False, verbose=0)
+    twin.fit(X.astype(np.float64), y, epochs=5, batch_size=16, learning_rate=1e-3, optimizer="adam")
+    gaps = [np.max(np.abs(t - k)) for t, k in zip(twin.keras_weights(), model.get_weights(), strict=True)]
+    assert max(gaps) < 1e-4
+
+
+def test_twin_adam_seeds_are_independent_and_state_resets_with_freezing():
+    rng = np.random.default_rng(4)
+    X, y = rng.random((2, 30, 8)), rng.integers(0, 3, (2, 30))
+    both = T.NumpyMLP.random([8, 6, 3], 2, np.random.default_rng(5))
+    alone = T.NumpyMLP([k[1:].copy() for k in both.kernels], [b[1:].copy() for b in both.biases])
+    both.fit(X, y, epochs=3, learning_rate=1e-2, optimizer="adam")
+    alone.fit(X[1:], y[1:], epochs=3, learning_rate=1e-2, optimizer="adam")
+    assert all(np.allclose(a[1], b[0], atol=1e-12) for a, b in zip(both.kernels, alone.kernels, strict=True))
+    before = both.kernels[0].copy()
+    both.n_frozen = 1
+    both.fit(X, y, epochs=2, learning_rate=1e-2, optimizer="adam")
+    assert np.array_equal(before, both.kernels[0]) and both.adam[0] == (1, 1e-2)
+    with pytest.raises(ValueError, match="optimizer"):
+        both.fit(X, y, epochs=1, optimizer="rmsprop")
+
+
+def test_few_real_labels_are_balanced_disjoint_and_leave_the_test_half_alone():
+    data = T.few_real_labels(2, (0, 1))
+    assert data.X.shape == (2, 20, 64) and data.X_valid.shape == (2, 10 * T.VALID_PER_CLASS, 64)
+    for s in range(2):
+        assert np.all(np.bincount(data.y[s], minlength=10) == 2)
+        train_rows = {tuple(r) for r in data.X[s]}
+        assert not train_rows & {tuple(r) for r in data.X_valid[s]} or len(train_rows) < 20  # duplicates aside
+    assert len(data.y_test) > 890 and data.X.max() <= 1.0 and data.X_test.max() <= 1.0
+    assert not np.array_equal(data.y[0], data.y[1])  # each seed draws its own labels
+
+
+def test_reuse_accuracy_validates_and_scratch_is_deterministic():
+    with pytest.raises(ValueError, match="strategy"):
+        T.reuse_accuracy(None, "fine-tune", 2)
+    a = T.reuse_accuracy(None, "scratch", 2, (0, 1), epochs=20)
+    assert a.shape == (2,) and np.array_equal(a, T.reuse_accuracy(None, "scratch", 2, (0, 1), epochs=20))
+    body = T.random_bodies(2)
+    frozen_start = body.kernels[0].copy()
+    T.reuse_accuracy(body, "head", 2, (0, 1), epochs=10)
+    assert np.array_equal(frozen_start, body.kernels[0])  # the source network is copied, never trained in place
+
+
+def test_participation_ratio_counts_directions():
+    rng = np.random.default_rng(0)
+    assert abs(T.participation_ratio(rng.normal(size=(20000, 8))) - 8) < 0.2
+    line = rng.normal(size=(500, 1)) * rng.normal(size=(1, 8))
+    assert abs(T.participation_ratio(line) - 1) < 1e-6
+    assert T.gain_summary([1.0, 3.0]) == " +2.0 [ +1.0]"
+
+
+def test_tune_batch_size_caps_an_epoch_at_four_steps():
+    assert [T.tune_batch_size(n) for n in (20, 100, 200, 500)] == [32, 32, 50, 125]
+
+
+def test_plot_transfer_gains_draws_a_mean_and_the_seeds():
+    import matplotlib.pyplot as plt
+
+    from utils.plots import plot_transfer_gains
+
+    gains = {"fine-tune all": np.array([[10.0, 12.0], [5.0, 4.0], [1.0, 0.0]]), "permuted source": np.zeros((2, 2))}
+    ax = plot_transfer_gains(gains, (2, 5, 10))
+    assert len(ax.lines) == 5 and "gain" in ax.get_ylabel()  # 2 means, 2 seed clouds, the zero line
+    plt.close("all")

@@ -18,6 +18,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 ZOO_DIR = ROOT / "utils" / "zoo"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
@@ -28,10 +30,72 @@ RECIPES = {
     "digits_0to4_mlp": {"batch_norm": False, "seed": 0, "epochs": 20, "learning_rate": 0.05, "momentum": 0.9},
     "digits_0to4_mlp_bn": {"batch_norm": True, "seed": 0, "epochs": 20, "learning_rate": 0.05, "momentum": 0.9},
 }
+# name -> a network pretrained on rendered characters (utils.glyphs), chapter 06's printed -> handwritten source:
+# trained by the numpy twin (utils.transfer.pretrain_source: Adam 1e-3, batches of 64), saved as a Keras model.
+_GLYPH = {"permuted": False, "seed": 0, "render_seed": 0, "epochs": 10, "elastic": 3.0}  # utils.transfer.SOURCE_ELASTIC
+GLYPH_RECIPES = {
+    "glyph_digits_mlp": {"source": "digits", **_GLYPH},
+    "glyph_letters_mlp": {"source": "letters", **_GLYPH},
+    "glyph_digits_permuted_mlp": {"source": "digits", **_GLYPH, "permuted": True},
+    # The same printed digits with utils.glyphs' milder default distortion: the "too clean" source of chapter 06.
+    "glyph_digits_mild_mlp": {"source": "digits", **_GLYPH, "elastic": 1.5},
+}
+GLYPH_TEST = {"seed": 1, "n_per_class": 100, "fonts": "heldout"}  # scored on fonts never trained on
+TASKS = {
+    "digits": "printed digits rendered from matplotlib's fonts (chapter 06's source)",
+    "letters": "printed letters A-Z, a-z rendered from matplotlib's fonts (chapter 06's source with other classes)",
+}
+
+
+def glyph_test_set(name: str):
+    """Return ``(X, y)``: the held-out-font images a glyph model is scored on (pixels permuted like its source)."""
+    from utils.glyphs import DIGITS, LETTERS, render_glyphs
+    from utils.transfer import pixels
+
+    recipe = GLYPH_RECIPES[name]
+    chars = {"digits": DIGITS, "letters": LETTERS}[recipe["source"]]
+    X, y = render_glyphs(
+        chars, GLYPH_TEST["n_per_class"], seed=GLYPH_TEST["seed"], fonts=GLYPH_TEST["fonts"], elastic=recipe["elastic"]
+    )
+    X = pixels(X)
+    if recipe["permuted"]:
+        from utils.transfer import SOURCE_PERMUTATION_SEED
+
+        X = X[:, np.random.default_rng(SOURCE_PERMUTATION_SEED).permutation(X.shape[1])]
+    return X, y
+
+
+def test_accuracy(name: str, model) -> float:
+    """Return the accuracy of zoo model ``name`` on its own test data (task A, or held-out fonts)."""
+    from utils.transfer import accuracy, tasks
+
+    if name in GLYPH_RECIPES:
+        return accuracy(model, *glyph_test_set(name))
+    task_a, _ = tasks()
+    return accuracy(model, task_a.X_test, task_a.y_test)
+
+
+def train_glyph(name: str):
+    """Return the Keras twin of a network pretrained on rendered characters, and its held-out-font accuracy."""
+    from utils.course import setup
+    from utils.models import build_mlp
+    from utils.transfer import DEPTH, WIDTH, pretrain_source, source_images
+
+    recipe = GLYPH_RECIPES[name]
+    setup(recipe["seed"])
+    X, y = source_images(
+        recipe["source"], seed=recipe["render_seed"], permuted=recipe["permuted"], elastic=recipe["elastic"]
+    )
+    net = pretrain_source(X, y, seed=recipe["seed"], epochs=recipe["epochs"])
+    model = build_mlp(DEPTH, WIDTH, "relu", n_classes=int(y.max()) + 1, name=name)
+    model.set_weights(net.keras_weights())
+    return model, test_accuracy(name, model)
 
 
 def train(name: str):
-    """Return the trained Keras model ``name`` (uncompiled copy) and its test accuracy on task A."""
+    """Return the trained Keras model ``name`` (uncompiled copy) and its test accuracy (task A or held-out fonts)."""
+    if name in GLYPH_RECIPES:
+        return train_glyph(name)
     from utils.course import setup
     from utils.transfer import accuracy, build_task_model, compile_sgd, copy_model, fit_steps, tasks
 
@@ -89,10 +153,10 @@ def build(names, out: Path = ZOO_DIR) -> list[dict]:
                 "file": path.name,
                 "sha256": sha256(path),
                 "bytes": path.stat().st_size,
-                "task": "digits 0-4 (chapter 06's task A)",
+                "task": _task(name),
                 "architecture": architecture(model),
                 "test_accuracy": round(test_accuracy, 4),
-                "recipe": {**RECIPES[name], "script": "tools/make_zoo.py", "keras": _keras_version()},
+                "recipe": {**ALL_RECIPES[name], "script": "tools/make_zoo.py", "keras": _keras_version()},
             }
         )
         print(
@@ -100,6 +164,17 @@ def build(names, out: Path = ZOO_DIR) -> list[dict]:
             f"test accuracy {test_accuracy:.4f}, sha256 {entries[-1]['sha256'][:12]}"
         )
     return entries
+
+
+def _task(name: str) -> str:
+    if name in GLYPH_RECIPES:
+        recipe = GLYPH_RECIPES[name]
+        notes = [", pixels permuted (the negative control)"] if recipe["permuted"] else []
+        notes += (
+            [f", milder elastic distortion ({recipe['elastic']} px)"] if recipe["elastic"] != _GLYPH["elastic"] else []
+        )
+        return TASKS[recipe["source"]] + "".join(notes)
+    return "digits 0-4 (chapter 06's task A)"
 
 
 def _keras_version() -> str:
@@ -121,16 +196,19 @@ def write_manifest(entries: list[dict], out: Path = ZOO_DIR) -> Path:
     return path
 
 
+ALL_RECIPES = RECIPES | GLYPH_RECIPES
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"models to rebuild (default: all): {', '.join(RECIPES)}")
+    parser.add_argument("names", nargs="*", help=f"models to rebuild (default: all): {', '.join(ALL_RECIPES)}")
     parser.add_argument("--out", type=Path, default=ZOO_DIR)
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.names) - set(RECIPES))
+    unknown = sorted(set(args.names) - set(ALL_RECIPES))
     if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo has {', '.join(RECIPES)}")
+        parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo has {', '.join(ALL_RECIPES)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    entries = build(args.names or list(RECIPES), args.out)
+    entries = build(args.names or list(ALL_RECIPES), args.out)
     print(f"wrote {write_manifest(entries, args.out)}")
     return 0
 

@@ -244,7 +244,7 @@ def transfer_title(view) -> str:
     )
 
 
-def explore_transfer(results=None, n_reused: int = 2, n_frozen: int = 2, per_class: int = 10):
+def explore_transfer(results=None, n_reused: int = 2, n_frozen: int = 2, per_class: int = 10, target: str = "task B"):
     """Return the chapter 06 explorer: layers reused and frozen, labels per class -> accuracy over seeds (a lookup)."""
     from utils.plots import plot_transfer_view
     from utils.transfer import DEPTH, compute_transfer_view, default_sweep
@@ -260,7 +260,7 @@ def explore_transfer(results=None, n_reused: int = 2, n_frozen: int = 2, per_cla
 
     def draw(n_reused, n_frozen, per_class):
         view = compute_transfer_view(n_reused, n_frozen, per_class, results=results)
-        plot_transfer_view(view, title=transfer_title(view))
+        plot_transfer_view(view, title=transfer_title(view), target=target)
 
     return wire(controls, draw, rows=[2, 1])
 

@@ -78,9 +78,23 @@ OUTPUT_REUSED = Wrong(
 )
 
 
+OUTPUT_AS_HIDDEN = Wrong(
+    "model A's output layer (5 softmax units, trained to tell 0-4 apart) sits inside your model as a hidden layer.",
+    "Reuse only A's hidden layers: clone.layers[:-1], then the new output layer.",
+)
+
+
+def _activation_name(layer) -> str:
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", str(activation))
+
+
 def _check_reused_hidden(model, original, n: int = 4) -> None:
     """Raise Wrong unless ``model``'s lowest ``n`` hidden Dense layers hold copies of ``original``'s."""
     mine, theirs = _dense(model)[:-1], _dense(original)[:-1]
+    a_output = np.asarray(_dense(original)[-1].kernel)
+    if any(_same(np.asarray(layer.kernel), a_output) for layer in mine):
+        raise OUTPUT_AS_HIDDEN
     if len(mine) < n:
         raise Wrong(
             f"your model has {len(mine)} hidden Dense layers; reuse all {n} of model A's.",
@@ -92,6 +106,14 @@ def _check_reused_hidden(model, original, n: int = 4) -> None:
                 f"hidden layer {i} does not hold model A's weights: keras.models.clone_model copies the architecture "
                 "with new random weights.",
                 "After clone_model, copy the values: clone.set_weights(model_a.get_weights()).",
+            )
+        if _activation_name(a) != _activation_name(b):
+            raise Wrong(
+                f"hidden layer {i} holds A's weights but computes `{_activation_name(a)}` instead of A's "
+                f"`{_activation_name(b)}`: a rebuilt Dense layer has no activation unless you give it one, and "
+                "without ReLU the four layers collapse into one linear map.",
+                "Copy the layers with clone_model (it keeps each layer's configuration), or rebuild them with "
+                "Dense(32, activation='relu').",
             )
 
 
@@ -201,6 +223,15 @@ def _check_freeze_and_train(function) -> None:
             "Freeze only model_b.layers[:4]; the output layer must stay trainable. Then compile and fit.",
         )
     score = accuracy(model_b, tasks()[1].X_test, tasks()[1].y_test)
+    head_before, head_after = before[-2], model_b.get_weights()[-2]
+    moved = np.linalg.norm(head_after - head_before) / np.linalg.norm(head_before)
+    if moved < 0.02:
+        raise Wrong(
+            f"the new output layer barely moved ({100 * moved:.2g}% of its initial size) and scores {score:.2f} on "
+            "task B's test set: its learning rate is too small to learn in 30 epochs.",
+            "Compile with the chapter's learning rate: compile_sgd(model_b) (0.05), not a tiny one. The lower rate "
+            "is for fine-tuning reused layers, once the head has learned.",
+        )
     if score < 0.3:
         raise Wrong(
             f"the trained model scores {score:.2f} on task B's test set, barely above chance (0.2).",
@@ -335,12 +366,57 @@ def q4_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return X.copy(), y.copy(), task_b.X_test.copy(), task_b.y_test.copy()
 
 
+FRESH_HEAD_TOGETHER = Wrong(
+    "the reused layers were trained together with a fresh, untrained output layer: its random first gradients "
+    "flow down into A's layers and scramble their features before the head has learned anything.",
+    "Train the new output layer first, alone (on the cached features), and only then unfreeze the top two reused "
+    "layers and fine-tune.",
+)
+
+
+class _FitLog:
+    """Record, at each ``fit`` call (Keras or ``fit_steps``), which layers were trainable and their weights."""
+
+    def __enter__(self):
+        import keras
+
+        self.calls, self._original = [], keras.Model.fit
+        log, original = self.calls, self._original
+
+        def fit(model, *args, **kwargs):
+            log.append(
+                {id(layer): (layer.trainable and model.trainable, layer.get_weights()) for layer in _all_layers(model)}
+            )
+            return original(model, *args, **kwargs)
+
+        keras.Model.fit = fit
+        return self
+
+    def __exit__(self, *exc):
+        import keras
+
+        keras.Model.fit = self._original
+        return False
+
+    def head_trained_before_reused(self, output, reused) -> bool:
+        """Return False when a fit trained any ``reused`` layer before ``output`` had changed from its start."""
+        start = None
+        for call_layers in self.calls:
+            if id(output) in call_layers and start is None:
+                start = call_layers[id(output)][1]
+            if any(call_layers.get(id(layer), (False,))[0] for layer in reused):
+                now = call_layers.get(id(output), (None, start))[1]
+                return start is not None and any(not np.array_equal(a, b) for a, b in zip(start, now, strict=True))
+        return True
+
+
 def _check_classic(function) -> None:
     function = as_callable(function, "transfer_classic")
     model_a = _load()
     before = [w.copy() for w in model_a.get_weights()]
     X, y, X_test, y_test = q4_data()
-    result = call(function, model_a, X, y, X_test, y_test, what="`transfer_classic(model_a, X, y, X_test, y_test)`")
+    with _FitLog() as fits:
+        result = call(function, model_a, X, y, X_test, y_test, what="`transfer_classic(model_a, X, y, X_test, y_test)`")
     if not isinstance(result, tuple | list) or len(result) != 2:
         raise Wrong("return two things: the trained model B and its test accuracy.", "End with `return model_b, acc`.")
     model_b = _keras_model(result[0], "transfer_classic")
@@ -366,6 +442,8 @@ def _check_classic(function) -> None:
             "After training the head, set trainable = True on model_b.layers[2:4], compile again with a lower "
             "learning rate (e.g. compile_sgd(model_b, learning_rate=0.005)), and fit model_b.",
         )
+    if not fits.head_trained_before_reused(_dense(model_b)[-1], mine[2:]):
+        raise FRESH_HEAD_TOGETHER
     test_score = accuracy(model_b, X_test, y_test)
     _LAST_SCORE["classic"] = test_score
     train_score = accuracy(model_b, X, y)
@@ -387,11 +465,32 @@ def _check_classic(function) -> None:
         )
 
 
+SCRATCH_EPOCHS = 60  # the recipe's budget: 30 epochs for the head, 30 for fine-tuning
+
+
+@functools.cache
+def scratch_baseline(seeds: tuple = (0, 1, 2)) -> np.ndarray:
+    """Return the test accuracy of the same network trained from scratch on exercise 4's images, per seed.
+
+    The chapter's numpy twin of the Keras MLP (``utils.transfer.NumpyMLP``), SGD with momentum as in the recipe,
+    SCRATCH_EPOCHS epochs: what the transfer must beat.
+    """
+    from utils.transfer import DEPTH, WIDTH, NumpyMLP
+
+    X, y, X_test, y_test = q4_data()
+    net = NumpyMLP.random([64] + [WIDTH] * DEPTH + [5], len(seeds), np.random.default_rng(list(seeds)))
+    return net.fit(X, y, epochs=SCRATCH_EPOCHS).accuracy(X_test, y_test)
+
+
 def _demo_classic(function) -> None:
     score = _LAST_SCORE.get("classic", float("nan"))  # from the check's own run: training again would take seconds
+    scratch = scratch_baseline()
+    verdict = "above" if score > scratch.max() else "below" if score < scratch.min() else "within"
     print(
-        f"Test accuracy on 5-9 with {CLASSIC_PER_CLASS} images per class: {score:.2f}. Chapter 06's sweep says what "
-        "to compare it with: the same network trained from scratch."
+        f"Test accuracy on 5-9 with {CLASSIC_PER_CLASS} images per class: {score:.2f}. The same network trained "
+        f"from scratch on the same images ({SCRATCH_EPOCHS} epochs, {len(scratch)} seeds): "
+        f"{scratch.mean():.2f} (from {scratch.min():.2f} to {scratch.max():.2f}); yours is {verdict} that range. "
+        "Chapter 06, section 3, says why this pair does not pay."
     )
 
 
@@ -403,6 +502,7 @@ q4 = Exercise(
         "new output layer on the cached features, then unfreeze the top two reused layers and fine-tune.",
         "split_at(model_b, 4) returns (trunk, head) sharing model_b's layers: training head trains model_b's output.",
         "Each change of `trainable` needs a compile before fit. Fine-tune with a lower learning rate (0.005).",
+        "Train the head before unfreezing anything: a fresh head trained together with the reused layers wrecks them.",
         "Report accuracy(model_b, X_test, y_test): the test set, never the training images.",
     ],
     solution_text="""
