@@ -1,6 +1,6 @@
-"""Chapter 07's pretraining module: the scarce-label data (test images kept out), corruptions and pairs, the batched
-float64 networks against finite differences and Keras, the sweep's bookkeeping, and the explorer's compute, plot
-and widget.
+"""Chapter 07's pretraining module: the few-label data (the test half kept apart), augmented views and pairs, the
+batched float64 networks and the NT-Xent loss against finite differences and Keras, training with early stopping,
+the sweep's bookkeeping, and the explorer's compute, plot and widget.
 
 Tolerances: float64 gradients against central finite differences: relative error 1e-6; numpy Adam against Keras' Adam
 (float32): 1e-5.
@@ -21,17 +21,20 @@ import pytest  # noqa: E402
 from utils import pretraining as pt  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------------------
-# Data: few labels, the test images kept apart
+# Data: few labels and a validation set from the pool half, the test half kept apart
 # ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("k", "seed"), [(2, 0), (10, 3), (50, 4)])
-def test_few_label_splits_keep_the_test_images_out(k, seed):
+def test_few_label_splits_keep_the_halves_apart(k, seed):
     data = pt.few_label_splits(k, seed)
     assert np.all(np.bincount(data.y_labeled, minlength=10) == k)
-    assert pt.shared_rows(data.X_unlabeled, data.X_test) == 0
-    assert pt.shared_rows(data.X_labeled, data.X_unlabeled) == len(data.X_labeled)
-    assert len(data.X_unlabeled) + len(data.X_test) == 1797 and data.X_labeled.dtype == np.float64
+    assert np.all(np.bincount(data.y_valid, minlength=10) == pt.VALID_PER_CLASS)
+    assert pt.shared_rows(data.X_pool, data.X_test) == 0
+    assert pt.shared_rows(data.X_labeled, data.X_pool) == len(data.X_labeled)
+    assert pt.shared_rows(data.X_labeled, data.X_valid) == 0
+    assert len(data.X_pool) + len(data.X_test) == 1797 and data.X_labeled.dtype == np.float64
+    assert 0 <= data.X_pool.min() and data.X_pool.max() <= 1
 
 
 def test_few_label_splits_depend_on_the_seed_only():
@@ -43,7 +46,7 @@ def test_few_label_splits_depend_on_the_seed_only():
 def test_the_shared_pool_is_read_only():
     data = pt.few_label_splits(2, 0)
     with pytest.raises(ValueError):
-        data.X_unlabeled[0, 0] = 1.0
+        data.X_pool[0, 0] = 1.0
 
 
 def test_shared_rows_counts_exact_matches():
@@ -52,13 +55,25 @@ def test_shared_rows_counts_exact_matches():
     assert pt.shared_rows(a.astype(np.float32), a) == 4  # float32 and float64 copies of one image match
 
 
-def test_corrupt_swaps_the_lower_rows_for_another_images():
-    X = pt.few_label_splits(2, 0).X_test[:50]
-    bad = pt.corrupt(X, np.random.default_rng(0))
-    images, corrupted = X.reshape(-1, 8, 8), bad.reshape(-1, 8, 8)
-    assert np.array_equal(images[:, :3], corrupted[:, :3])  # rows 0-2 always kept
-    assert np.mean(np.any(images[:, 5:] != corrupted[:, 5:], axis=(1, 2))) > 0.9  # the bottom comes from elsewhere
-    assert pt.shared_rows(bad, X) < 5  # chimeras, not copies (a donor may be the image itself, rarely)
+# ------------------------------------------------------------------------------------------------------------
+# Augmented views and pairs
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_augment_without_change_is_the_identity_and_keeps_shapes():
+    X = pt.few_label_splits(2, 0).X_labeled
+    same = pt.augment(X, np.random.default_rng(0), rotation=0, shear=0, scale=0, shift=0)
+    assert np.allclose(same, X, atol=1e-12)
+    batch = np.stack([X, X])
+    assert pt.augment(batch, np.random.default_rng(0)).shape == batch.shape
+
+
+def test_augment_is_reproducible_moves_pixels_and_keeps_most_ink():
+    X = pt.few_label_splits(5, 0).X_labeled
+    a, b = pt.augment(X, np.random.default_rng(1)), pt.augment(X, np.random.default_rng(1))
+    assert np.array_equal(a, b) and not np.allclose(a, X)
+    kept = a.sum(axis=1) / X.sum(axis=1)
+    assert 0.8 < np.median(kept) < 1.2 and a.min() >= 0 and a.max() <= 1 + 1e-12
 
 
 def test_make_pairs_is_balanced_correct_and_uses_the_given_images_only():
@@ -72,10 +87,19 @@ def test_make_pairs_is_balanced_correct_and_uses_the_given_images_only():
     assert np.all(np.bincount(y_right, minlength=10) > 300)  # every digit appears on both sides
 
 
-def test_the_course_solution_of_exercise_4_passes_the_modules_own_check():
+def test_make_pairs_uses_only_its_generator():
+    data = pt.few_label_splits(3, 1)
+    np.random.seed(0)  # noqa: NPY002 (the global state must not matter)
+    first = pt.make_pairs(data.X_labeled, data.y_labeled, 50, np.random.default_rng(5))
+    np.random.seed(1)  # noqa: NPY002
+    second = pt.make_pairs(data.X_labeled, data.y_labeled, 50, np.random.default_rng(5))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_the_modules_make_pairs_passes_the_exercise_check():
     from utils.checks import ch07
 
-    assert ch07.q4.evaluate(pt.make_pairs).passed
+    assert ch07.q2.evaluate(pt.make_pairs).passed
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -143,53 +167,120 @@ def test_adam_matches_keras():
     assert np.allclose(ours, np.asarray(variable), atol=1e-5)
 
 
-def test_frozen_layers_do_not_move_in_train_classifiers():
-    data = pt.few_label_splits(2, 0)
-    encoders = pt.new_encoders(2, np.random.default_rng(0))
-    X, y = np.stack([data.X_labeled] * 2), np.stack([data.y_labeled] * 2)
-    net = pt.train_classifiers(encoders, X, y, np.array([True, False]), steps=20)
-    assert np.array_equal(net.weights[0][0], encoders.weights[0][0])  # frozen: unchanged
-    assert not np.array_equal(net.weights[0][1], encoders.weights[0][1])  # fine-tuned: trained
-    assert np.array_equal(encoders.weights[0][1], pt.new_encoders(2, np.random.default_rng(0)).weights[0][1])
+def test_nt_xent_matches_its_formula_and_finite_differences():
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(2, 8, 3))
+    loss, grad = pt.nt_xent_gradient(z, 0.3)
+    for m in range(2):
+        u = z[m] / np.linalg.norm(z[m], axis=1, keepdims=True)
+        s = u @ u.T / 0.3
+        terms = [
+            -np.log(np.exp(s[i, (i + 4) % 8]) / sum(np.exp(s[i, k]) for k in range(8) if k != i)) for i in range(8)
+        ]
+        assert np.isclose(loss[m], np.mean(terms), rtol=1e-12)
+
+    def total():
+        return float(np.sum(pt.nt_xent_gradient(z, 0.3)[0]))
+
+    numeric = _numeric_gradient(total, z)
+    assert np.linalg.norm(grad - numeric) <= 1e-6 * np.linalg.norm(numeric)
+
+
+def test_nt_xent_is_low_when_views_agree():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(1, 32, 8))
+    aligned = np.concatenate([z[:, :16], z[:, :16]], axis=1)
+    assert pt.nt_xent_gradient(aligned, 0.2)[0][0] < 0.5 * pt.nt_xent_gradient(z, 0.2)[0][0]
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Pretraining: each task learns, and the greedy stack reconstructs worse than the joint autoencoder
+# Training classifiers: frozen layers, early stopping, the probe-then-fine-tune recipe
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _labeled(k=2, m=2):
+    data = pt.few_label_splits(k, 0)
+    X, y = np.stack([data.X_labeled] * m), np.stack([data.y_labeled] * m)
+    return data, X, y, (np.stack([data.X_valid] * m), np.stack([data.y_valid] * m))
+
+
+def test_frozen_layers_do_not_move_in_train_classifiers():
+    data, X, y, valid = _labeled()
+    start = pt.new_encoders(2, np.random.default_rng(0)).then(pt.new_heads(2, 0))
+    network = start.copy()
+    mask = [np.array([0.0, 1.0])] * 2 + [np.ones(2)]
+    pt.train_classifiers(
+        network, X, y, valid, (data.X_test, data.y_test), steps=20, learning_rate=1e-2, train_mask=mask
+    )
+    assert np.array_equal(network.weights[0][0], start.weights[0][0])  # frozen: unchanged
+    assert not np.array_equal(network.weights[0][1], start.weights[0][1])  # trained
+    assert not np.array_equal(network.weights[2][0], start.weights[2][0])  # the head always trains
+
+
+def test_early_stopping_keeps_the_best_validation_checkpoint():
+    data, X, y, valid = _labeled()
+    network = pt.new_encoders(2, np.random.default_rng(0)).then(pt.new_heads(2, 0))
+    trained = pt.train_classifiers(
+        network, X, y, valid, (data.X_test, data.y_test), steps=100, learning_rate=1e-3, every=25
+    )
+    assert np.all(trained.best_step % 25 == 0) and np.all(trained.best_step <= 100)
+    assert np.array_equal(trained.test_accuracy, pt.accuracy(trained.best, data.X_test, data.y_test))
+    assert np.all(pt.accuracy(trained.best, *valid) >= pt.accuracy(trained.network, *valid))  # best, not last
+    last = pt.train_classifiers(
+        pt.new_encoders(2, np.random.default_rng(0)).then(pt.new_heads(2, 0)),
+        X,
+        y,
+        None,
+        (data.X_test, data.y_test),
+        steps=30,
+        learning_rate=1e-3,
+        select=False,
+    )
+    assert np.all(last.best_step == 30) and last.best is last.network
+
+
+def test_probe_then_fine_tune_trains_the_probe_first():
+    data = pt.few_label_splits(2, 0)
+    encoder = pt.new_encoders(2, np.random.default_rng(0))
+    probe, tuned = pt.probe_then_fine_tune(encoder, data.X_labeled, data.y_labeled, (data.X_test, data.y_test))
+    assert probe.shape == tuned.shape == (2,) and np.all(probe > 0.3) and np.all(tuned > 0.3)
+    assert np.array_equal(encoder.weights[0], pt.new_encoders(2, np.random.default_rng(0)).weights[0])  # untouched
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Pretraining: each task learns (short runs)
 # ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def pool():
-    data = pt.few_label_splits(5, 0)
-    return data.X_unlabeled, data.X_test
+def pretrained():
+    X_pool, y_pool, _, _ = pt.digits_task()
+    seeds = (0, 1)
+    return {
+        "simclr": pt.pretrain_simclr(X_pool, seeds, steps=60),
+        "autoencoder": pt.pretrain_autoencoder(X_pool, seeds, steps=60),
+        "pairs": pt.pretrain_pairs(X_pool, y_pool, seeds, steps=60),
+    }
 
 
-def test_autoencoder_learns_to_reconstruct(pool):
-    X, X_test = pool
-    run = pt.pretrain_autoencoder(X, X_test, seeds=(0, 1), epochs=5)
-    mean_image = np.mean((X_test - X.mean(axis=0)) ** 2)
-    assert np.all(run.losses[-1] < 0.6 * run.losses[0]) and np.all(run.score < 0.7 * mean_image)
-    assert run.decoder.sizes == (32, 64, 64) and run.encoder.sizes == pt.ENCODER_SIZES
+@pytest.mark.parametrize("kind", pt.PRETRAINED)
+def test_each_pretraining_lowers_its_loss(pretrained, kind):
+    losses = pretrained[kind].losses
+    assert losses.shape == (60, 2) and np.all(losses[-10:].mean(axis=0) < 0.9 * losses[:5].mean(axis=0))
+    assert pretrained[kind].encoder.sizes == pt.ENCODER_SIZES
 
 
-def test_greedy_stacks_two_shallow_autoencoders(pool):
-    X, X_test = pool
-    greedy = pt.pretrain_greedy(X, X_test, seeds=(0,), epochs=3)
-    assert greedy.encoder.sizes == pt.ENCODER_SIZES and greedy.network.sizes == (64, 64, 32, 64, 64)
-    assert np.all(np.isfinite(greedy.score)) and len(greedy.losses) == 6
+def test_letter_pairs_pretrain_on_letters_and_evaluate_on_digits():
+    letters = pt.pretrain_letter_pairs((0, 1), n_per_class=4, n_answers=200, steps=30)
+    assert letters.kind == "letters" and letters.losses.shape == (30, 2)
+    frozen, tuned = pt.evaluate_encoders(letters.encoder, 2, (0, 1))
+    assert frozen.shape == tuned.shape == (2,) and np.all((tuned > 0.3) & (tuned <= 1))
 
 
-def test_corrupted_task_beats_chance(pool):
-    X, X_test = pool
-    run = pt.pretrain_corrupted(X, X_test, seeds=(0, 1), epochs=2)
-    assert np.all(run.score > 0.7)
-
-
-def test_pairs_task_needs_two_labels_per_digit_and_beats_chance():
-    with pytest.raises(ValueError, match="at least 2"):
-        pt.pretrain_pairs([pt.few_label_splits(1, 0)])
-    run = pt.pretrain_pairs([pt.few_label_splits(20, s) for s in (0, 1)], steps=150)
-    assert np.all(run.score > 0.6)
+def test_pair_answers_depend_on_the_seed():
+    X_pool, y_pool, _, _ = pt.digits_task()
+    left, right, same = pt.pair_answers(X_pool, y_pool, 100, seeds=(0, 1))
+    assert left.shape == (2, 100, 64) and same.shape == (2, 100) and not np.array_equal(left[0], left[1])
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -198,46 +289,61 @@ def test_pairs_task_needs_two_labels_per_digit_and_beats_chance():
 
 
 @pytest.fixture(scope="module")
-def small_sweep():
-    return pt.run_sweep(labels_per_class=(2, 10), seeds=(0, 1))
+def small_sweep(pretrained):
+    return pt.run_sweep(labels_per_class=(2, 10), seeds=(0, 1), pretrained=pretrained)
 
 
-def test_small_sweep_fills_every_cell_but_scratch_frozen(small_sweep):
+def test_small_sweep_fills_the_cells_that_exist(small_sweep):
     acc = small_sweep.accuracy
     assert acc.shape == (len(pt.KINDS), 2, 2, 2)
-    assert np.all(np.isnan(acc[0, 1])) and np.all(np.isfinite(acc[1:])) and np.all(np.isfinite(acc[0, 0]))
-    assert np.all((acc[np.isfinite(acc)] > 0.3) & (acc[np.isfinite(acc)] <= 1))
-    assert small_sweep.pairs_score.shape == (2, 2)
+    for kind in pt.KINDS:
+        for reuse in pt.REUSE:
+            cell = acc[list(pt.KINDS).index(kind), pt.REUSE.index(reuse)]
+            exists = pt.ONLY.get(kind, reuse) == reuse
+            assert np.all(np.isfinite(cell)) if exists else np.all(np.isnan(cell)), (kind, reuse)
+    finite = acc[np.isfinite(acc)]
+    assert np.all((finite > 0.3) & (finite <= 1))
 
 
-def test_sweep_is_deterministic(small_sweep):
-    again = pt.run_sweep(labels_per_class=(2,), seeds=(0, 1))
+def test_sweep_is_deterministic(small_sweep, pretrained):
+    again = pt.run_sweep(labels_per_class=(2,), seeds=(0, 1), pretrained=pretrained)
     assert np.array_equal(again.accuracy[:, :, 0], small_sweep.accuracy[:, :, 0], equal_nan=True)
 
 
+def test_fresh_head_fine_tune_returns_one_accuracy_per_kind_and_seed(pretrained):
+    acc = pt.fresh_head_fine_tune(2, (0, 1), pretrained)
+    assert acc.shape == (len(pt.PRETRAINED), 2) and np.all((acc > 0.3) & (acc <= 1))
+
+
 def _made_up_sweep():
-    acc = np.full((len(pt.KINDS), 2, 2, 3), 0.5)
-    acc[1, 0, 0] = [0.6, 0.7, 0.55]  # autoencoder, fine-tuned, 2 labels: better on every seed
-    acc[1, 0, 1] = [0.6, 0.4, 0.5]  # mixed
-    acc[2, 1, 0] = [0.4, 0.3, 0.45]  # corrupted, frozen: worse on every seed
-    acc[0, 1] = np.nan
+    acc = np.full((len(pt.KINDS), 2, 2, 3), np.nan)
+    kinds = list(pt.KINDS)
+    for kind in kinds:
+        for r, reuse in enumerate(pt.REUSE):
+            if pt.ONLY.get(kind, reuse) == reuse:
+                acc[kinds.index(kind), r] = 0.5
+    acc[kinds.index("simclr"), 0, 0] = [0.6, 0.7, 0.55]  # better on every seed
+    acc[kinds.index("simclr"), 0, 1] = [0.6, 0.4, 0.5]  # mixed
+    acc[kinds.index("autoencoder"), 1, 0] = [0.4, 0.3, 0.45]  # worse on every seed
     return pt.Sweep(acc, (2, 10), (0, 1, 2))
 
 
 def test_verdicts_need_every_seed():
     sweep = _made_up_sweep()
-    assert sweep.verdict("autoencoder", "fine-tuned", 2) == "helps"
-    assert sweep.verdict("autoencoder", "fine-tuned", 10) == "mixed"
-    assert sweep.verdict("corrupted", "frozen", 2) == "hurts"
-    assert np.allclose(sweep.gain("autoencoder", "fine-tuned", 2), [0.1, 0.2, 0.05])
+    assert sweep.verdict("simclr", "fine-tuned", 2) == "helps"
+    assert sweep.verdict("simclr", "fine-tuned", 10) == "mixed"
+    assert sweep.verdict("autoencoder", "frozen", 2) == "hurts"
+    assert np.allclose(sweep.gain("simclr", "fine-tuned", 2), [0.1, 0.2, 0.05])
     assert np.array_equal(sweep.get("none", "frozen", 2), sweep.get("none", "fine-tuned", 2))  # scratch has one
+    assert np.array_equal(sweep.get("logistic", "fine-tuned", 2), sweep.get("logistic", "frozen", 2))
 
 
-def test_tables_print_means_and_stds():
+def test_tables_print_means_stds_and_worst_seeds():
     sweep = _made_up_sweep()
     table = sweep.table("fine-tuned")
-    assert "from scratch" in table and "0.62 ± 0.06" in table and "frozen" not in table
-    assert "from scratch" not in sweep.table("frozen") and "helps" in sweep.verdicts()
+    assert "from scratch" in table and "0.62 ±0.06" in table and "contrastive (SimCLR), fine-tuned" in table
+    gains = sweep.gains_table("fine-tuned")
+    assert "+11.7 [+5.0]" in gains and "gain over from scratch" in gains
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -255,11 +361,13 @@ def test_compute_view_reads_the_sweep_fast(small_sweep):
 
 
 def test_plots_return_their_axes(small_sweep):
-    from utils.plots import plot_digit_rows, plot_pretraining_sweep, plot_pretraining_view
+    from utils.plots import plot_digit_rows, plot_pretraining_gains, plot_pretraining_sweep, plot_pretraining_view
 
-    view = pt.compute_pretraining_view(sweep=small_sweep)
+    view = pt.compute_pretraining_view("simclr", "fine-tuned", 2, sweep=small_sweep)
     assert len(plot_pretraining_view(view, title="t")) == 2
     assert len(plot_pretraining_sweep(small_sweep)) == 2
+    ax = plot_pretraining_gains(small_sweep, pt.PRETRAINED)
+    assert len(ax.get_legend().get_texts()) == len(pt.PRETRAINED)
     images = pt.few_label_splits(2, 0).X_test
     assert plot_digit_rows({"a": images, "b": images}, n=4).shape == (2, 4)
     plt.close("all")
@@ -268,28 +376,30 @@ def test_plots_return_their_axes(small_sweep):
 def test_explorer_builds_and_responds(small_sweep):
     from utils import widgets
 
-    box = widgets.explore_pretraining(small_sweep)
+    box = widgets.explore_pretraining(small_sweep, kind="simclr", labels_per_class=2)
     controls = box.controls
     assert set(controls) == {"kind", "reuse", "labels_per_class"}
     assert "none" not in [value for _, value in controls["kind"].options]
-    controls["kind"].value = "corrupted"
+    controls["kind"].value = "pairs"
     controls["reuse"].value = "frozen"
-    controls["labels_per_class"].value = 2
+    controls["labels_per_class"].value = 10
+    controls["kind"].value = "logistic"
     plt.close("all")
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Keras helpers: the autoencoder's shapes, and a copy that keeps the weights where clone_model does not
+# Keras: the numpy encoder's weights in a Keras encoder, and a copy that keeps them where clone_model does not
 # ------------------------------------------------------------------------------------------------------------
 
 
-def test_keras_autoencoder_and_copy_encoder():
+def test_keras_encoder_computes_the_numpy_features():
     import keras
 
     keras.utils.set_random_seed(0)
-    encoder, decoder, autoencoder = pt.build_keras_autoencoder()
-    assert encoder.output_shape == (None, 32) and autoencoder.output_shape == (None, 64)
-    assert autoencoder.layers == [encoder, decoder]
+    stack = pt.new_encoders(3, np.random.default_rng(0))
+    X = pt.few_label_splits(2, 0).X_test[:20]
+    encoder = pt.keras_encoder(stack, index=2)
+    assert np.allclose(np.asarray(encoder(X)), pt.predict(stack, X)[2], atol=1e-5)
     clone = keras.models.clone_model(encoder)
     copy = pt.copy_encoder(encoder, trainable=False)
     assert not np.array_equal(clone.get_weights()[0], encoder.get_weights()[0])

@@ -345,7 +345,7 @@ def plot_slopes_per_layer(slopes, *, initial: float | None = None, name: str = "
 TRANSFER_COLORS = {"from scratch": "#8C8C8C", "reused, fine-tuned": "#4C72B0", "reused, frozen": "#C44E52"}
 
 
-def plot_reuse_sweep(results, per_class: int, *, ax=None):
+def plot_reuse_sweep(results, per_class: int, *, ax=None, source: str = "task A", target: str = "task B"):
     """Plot task B's accuracy (mean ± std over seeds) against the number of reused layers, frozen or not."""
     ax = _axes(ax)
     reused = np.arange(len({k for k, _, _ in results.accuracy}))
@@ -359,15 +359,15 @@ def plot_reuse_sweep(results, per_class: int, *, ax=None):
         )
     ax.set_xticks(reused)
     ax.set(
-        xlabel="lower hidden layers reused from task A (the rest replaced by fresh ones)",
-        ylabel="task B test accuracy",
+        xlabel=f"lower hidden layers reused from {source} (the rest replaced by fresh ones)",
+        ylabel=f"{target} test accuracy",
         title=f"{per_class} labels per class, mean ± std over {len(results.seeds)} seeds",
     )
     ax.legend(loc="lower left")
     return ax
 
 
-def plot_transfer_view(view, *, axes=None, title: str | None = None):
+def plot_transfer_view(view, *, axes=None, title: str | None = None, target: str = "task B"):
     """Draw the transfer explorer: mean accuracy per (reused, frozen), and the chosen setting against labels."""
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -401,11 +401,45 @@ def plot_transfer_view(view, *, axes=None, title: str | None = None):
     ax.set_xscale("log")
     ax.set_xticks(view.labels_per_class, [str(n) for n in view.labels_per_class])
     ax.set_xticks([], minor=True)  # no 3×10¹-style minor labels on the log axis
-    ax.set(xlabel="task B labels per class", ylabel="task B test accuracy", ylim=(0.3, 1.0))
+    ax.set(xlabel=f"{target} labels per class", ylabel=f"{target} test accuracy", ylim=(0.3, 1.0))
     ax.legend(loc="lower right")
     if title:
         ax.figure.suptitle(title)
     return axes
+
+
+GAIN_COLORS = {  # chapter 06's printed -> handwritten gains, one color per way of reusing the source
+    "fine-tune all": "#4C72B0",
+    "new head, then fine-tune": "#55A868",
+    "frozen body, new head": "#C44E52",
+    "letters: new head, then fine-tune": "#8172B3",
+    "permuted source": "#937860",
+    "frozen random body": "#CCB974",
+    "logistic regression, pixels": "#DA8BC3",
+}
+
+
+def plot_transfer_gains(gains: dict, labels_per_class, *, ax=None, baseline: str = "training from scratch"):
+    """Plot gains in accuracy points against labels per class: a line through the means, a dot per seed.
+
+    ``gains`` maps a name to an array (len(labels_per_class), seeds) of gains (accuracy points, not fractions).
+    """
+    ax = _axes(ax, (6.4, 3.8))
+    counts = np.asarray(labels_per_class)
+    spread = np.linspace(-0.05, 0.05, len(gains))  # side by side, in log-x units
+    for offset, (name, values) in zip(spread, gains.items(), strict=True):
+        values = np.asarray(values)
+        x = counts[: len(values)] * 10**offset
+        color = GAIN_COLORS.get(name)
+        ax.plot(x, values.mean(axis=1), "o-", color=color, label=name)
+        ax.plot(np.repeat(x, values.shape[1]), values.ravel(), ".", color=color, alpha=0.5, ms=6)
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xticks(counts, [str(k) for k in counts])
+    ax.minorticks_off()
+    ax.set(xlabel="real labeled digits per class", ylabel=f"gain over {baseline}\n(accuracy points)")
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -542,6 +576,41 @@ def plot_digit_rows(rows: dict[str, np.ndarray], *, axes=None, n: int = 10):
             axes[r, c].grid(False)
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center")
     return axes
+
+
+# Chapter 07 rebuilt: the baselines and the contrastive pretraining (added to the maps above, nothing renamed)
+PRETRAINING_COLORS.update({"augmented": "#937860", "logistic": "#DA8BC3", "random": "#CCB974", "simclr": "#C44E52"})
+PRETRAINING_LABELS.update(
+    {
+        "augmented": "from scratch, augmented",
+        "logistic": "logistic regression, pixels",
+        "random": "random encoder",
+        "simclr": "contrastive (SimCLR)",
+        "pairs": "same digit or not?",
+    }
+)
+
+
+def plot_pretraining_gains(sweep, kinds, *, reuse: str = "fine-tuned", baseline: str = "none", ax=None):
+    """Plot each kind's gain over a baseline (points) against labels per digit: mean line, one dot per seed."""
+    ax = _axes(ax, (6.4, 3.8))
+    counts = np.array(sweep.labels_per_class)
+    spread = np.linspace(-0.06, 0.06, len(kinds))  # side by side, in log-x units
+    for offset, kind in zip(spread, kinds, strict=True):
+        gains = 100 * np.array([sweep.gain(kind, reuse, k, baseline) for k in counts])  # (counts, seeds)
+        x = counts * 10**offset
+        color = PRETRAINING_COLORS.get(kind)
+        ax.plot(x, gains.mean(axis=1), "o-", color=color, label=PRETRAINING_LABELS.get(kind, kind))
+        ax.plot(np.repeat(x, gains.shape[1]), gains.ravel(), ".", color=color, alpha=0.5, ms=6)
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xticks(counts, [str(k) for k in counts])
+    ax.minorticks_off()
+    ax.set(
+        xlabel="labeled images per digit", ylabel=f"gain over {PRETRAINING_LABELS.get(baseline, baseline)}\n(points)"
+    )
+    ax.legend(loc="upper right")
+    return ax
 
 
 def plot_pretraining_sweep(sweep, *, axes=None):
@@ -681,3 +750,31 @@ def plot_capstone_view(view, *, axes=None, title: str | None = None):
     if title:
         axes[0].figure.suptitle(title)
     return axes
+
+
+def plot_learning_rate_sweep(sweeps: dict, *, target: float | None = None, ceiling: float = 3.0, ax=None):
+    """Plot the final loss against the learning rate (log scale) for labeled sweeps of seeds; return the axes.
+
+    ``sweeps`` maps labels to {learning rate: ``SeedResults``}; a dot per seed, a line through the means of the
+    seeds that stayed finite. Losses above ``ceiling`` (and NaN) are drawn at the ceiling as crosses;
+    ``target`` draws the loss a usable learning rate must beat in every seed.
+    """
+    ax = _axes(ax)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, sweep) in enumerate(sweeps.items()):
+        color, shift = palette[i % len(palette)], 1 + 0.06 * (i - (len(sweeps) - 1) / 2)
+        lrs = np.array(sorted(sweep))
+        finals = np.array([sweep[lr].final for lr in lrs])  # (learning rates, seeds)
+        inside = np.isfinite(finals) & (finals <= ceiling)
+        means = [np.mean(row[ok]) if ok.all() else np.nan for row, ok in zip(finals, inside, strict=True)]
+        ax.plot(lrs * shift, means, "-", color=color, label=label, lw=1.4)
+        for lr, row, ok in zip(lrs, finals, inside, strict=True):
+            ax.plot(np.full(ok.sum(), lr * shift), row[ok], "o", color=color, ms=4, alpha=0.8)
+            ax.plot(np.full((~ok).sum(), lr * shift), np.full((~ok).sum(), ceiling), "x", color=color, ms=7)
+    if target is not None:
+        ax.axhline(target, color="0.3", ls="--", lw=1, label=f"usable: below {target:g} in every seed")
+    ax.set_xscale("log")
+    ax.set(xlabel="learning rate (log scale)", ylabel="final loss", ylim=(0, ceiling * 1.08))
+    ax.annotate(f"× above {ceiling:g} or NaN", (0.01, 0.98), xycoords="axes fraction", fontsize=8, va="top")
+    ax.legend(loc="center left", fontsize=8)
+    return ax

@@ -1,12 +1,12 @@
-"""Pretraining when labels are scarce (chapter 07): few-label splits of the digits, autoencoders, greedy layer-wise
-pretraining, two auxiliary tasks (same-digit pairs, real vs corrupted images), and the seed sweeps behind the
-chapter's results grid and explorer.
+"""Pretraining when labels are scarce (chapter 07): the few-label situation on the real digits, augmented views,
+three pretrainings on the unlabeled pool (contrastive, autoencoder, "same digit or not?" answers), their reuse
+(linear probe, then fine-tune) and the baselines an expert asks for, over seeds and label counts.
 
 The sweeps train hundreds of small networks, so they use numpy, in float64, with M networks of the same shape
-trained side by side (one matrix product serves all of them): a whole grid of label counts, pretraining kinds and
-seeds takes seconds, where Keras needs about a second per model just to trace its training step. Float64 also makes
-the printed accuracies the same on every machine: rounding differences between CPUs, thread counts and BLAS kernels
-stay near 1e-16 and never flip a test prediction. Taught in chapter 07, whose Keras cells build the same networks.
+trained side by side (one matrix product serves all of them): a whole grid of label counts, methods and seeds takes
+seconds, where Keras spends about 43 ms per epoch on overhead alone. Float64 also keeps the printed accuracies the
+same on every machine: rounding differences between CPUs, thread counts and BLAS kernels stay near 1e-16. Taught in
+chapter 07, whose Keras cells build the same networks.
 """
 
 from __future__ import annotations
@@ -20,91 +20,129 @@ from utils import activations
 from utils.blas import single_blas_thread
 from utils.mlp import Adam  # the course's one Adam, as Keras computes it
 
-LABELS_PER_CLASS = (2, 5, 10, 20, 50)
+LABELS_PER_CLASS = (2, 5, 10, 50)  # few labels, and a plenty-of-labels control (50 of the pool's ~90 per digit)
 SEEDS = (0, 1, 2, 3, 4)
-ENCODER_SIZES = (64, 64, 32)  # input pixels, hidden units, codings: the encoder every method pretrains
+VALID_PER_CLASS = 5  # labeled validation images per digit, the same for every method: early stopping only
+ENCODER_SIZES = (64, 128, 64)  # input pixels, hidden units, features: the encoder every method starts from
+PROJECTION_SIZES = (64, 64, 16)  # SimCLR's projection head, thrown away after pretraining (Chen et al. 2020)
 N_CLASSES = 10
 KINDS = {
     "none": "from scratch",
+    "augmented": "from scratch, augmented",
+    "logistic": "logistic regression, pixels",
+    "random": "random encoder",
+    "simclr": "contrastive (SimCLR)",
     "autoencoder": "autoencoder",
-    "corrupted": "real vs corrupted",
-    "pairs": "same-digit pairs",
+    "pairs": "same digit or not?",
 }
-REUSE = ("fine-tuned", "frozen")
-MIN_LABELS_FOR_PAIRS = 2  # a same-digit pair of two different images needs two labeled images of a digit
+PRETRAINED = ("simclr", "autoencoder", "pairs")
+REUSE = ("fine-tuned", "frozen")  # linear probe, then fine-tune everything; linear probe only
+ONLY = {"none": "fine-tuned", "augmented": "fine-tuned", "logistic": "frozen", "random": "frozen"}
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Data: all images unlabeled, a few labeled, the test set kept apart
+# Data: the pool half (unlabeled, a few labels drawn from it), the test half kept apart
 # ------------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def digits_task(split_seed: int = 0):
+    """Return ``(X_pool, y_pool, X_test, y_test)``: the digits' two halves, pixels scaled to 0..1, read-only.
+
+    ``y_pool`` is hidden from pretraining: it only draws the few labels (and the pair answers of section 4).
+    """
+    from utils.data import digits_halves
+
+    X_pool, y_pool, X_test, y_test = digits_halves(split_seed)
+    arrays = (np.asarray(X_pool, np.float64) / 16, np.asarray(y_pool), np.asarray(X_test, np.float64) / 16, y_test)
+    arrays = tuple(np.array(a) for a in arrays)
+    for array in arrays:
+        array.flags.writeable = False  # shared by every call: nobody may change them
+    return arrays
 
 
 @dataclass(frozen=True)
 class FewLabels:
-    """The scarce-label situation, as float64 arrays.
+    """The scarce-label situation: the pool's images (unlabeled), a few labeled ones, a labeled validation set.
 
-    ``X_unlabeled``: every image outside the test set (the digits' training and validation parts), without labels:
-    what pretraining may use. ``X_labeled``, ``y_labeled``: ``labels_per_class`` labeled images of each digit,
-    drawn from ``X_unlabeled`` with ``seed``. ``X_test``, ``y_test``: the same held-out images for every seed.
+    ``X_labeled, y_labeled``: ``labels_per_class`` images per digit from the pool; ``X_valid, y_valid``:
+    ``VALID_PER_CLASS`` others per digit, only to stop training (every method gets the same); ``X_test, y_test``:
+    the other half of the digits, only for the reported accuracy.
     """
 
-    X_unlabeled: np.ndarray
+    X_pool: np.ndarray
     X_labeled: np.ndarray
     y_labeled: np.ndarray
+    X_valid: np.ndarray
+    y_valid: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
     labels_per_class: int
     seed: int
 
 
-@functools.cache
-def _digits_pool():
-    """Return the unlabeled pool, its (hidden) labels, and the test set, from the course's standard split."""
-    from utils.data import load_digits_splits
+def few_label_splits(labels_per_class: int = 10, seed: int = 0, *, split_seed: int = 0) -> FewLabels:
+    """Return the digits with ``labels_per_class`` labeled images per digit (drawn with ``seed``)."""
+    from utils.data import labeled_subset
 
-    splits = load_digits_splits()  # seed 42: the same test images as chapters 01-06
-    pool = np.vstack([splits.X_train, splits.X_valid]).astype(np.float64)
-    labels = np.concatenate([splits.y_train, splits.y_valid])
-    arrays = (pool, labels, splits.X_test.astype(np.float64), splits.y_test)
-    for array in arrays:
-        array.flags.writeable = False  # shared by every call: nobody may change them
-    return arrays
-
-
-def few_label_splits(labels_per_class: int = 10, seed: int = 0) -> FewLabels:
-    """Return the digits with only ``labels_per_class`` labeled images per digit (drawn with ``seed``)."""
-    pool, labels, X_test, y_test = _digits_pool()
-    rng = np.random.default_rng(seed)
-    picked = [rng.choice(np.flatnonzero(labels == c), labels_per_class, replace=False) for c in range(N_CLASSES)]
-    index = rng.permutation(np.concatenate(picked))
-    return FewLabels(pool, pool[index], labels[index], X_test, y_test, labels_per_class, seed)
+    X_pool, y_pool, X_test, y_test = digits_task(split_seed)
+    labeled = labeled_subset(y_pool, labels_per_class, seed)
+    valid = labeled_subset(y_pool, VALID_PER_CLASS, seed + 1000, exclude=labeled)
+    return FewLabels(
+        X_pool, X_pool[labeled], y_pool[labeled], X_pool[valid], y_pool[valid], X_test, y_test, labels_per_class, seed
+    )
 
 
 def shared_rows(a: np.ndarray, b: np.ndarray) -> int:
-    """Return how many rows of ``a`` also appear, exactly, in ``b`` (the digits have no duplicate images)."""
+    """Return how many rows of ``a`` also appear, exactly, in ``b``."""
     seen = {row.tobytes() for row in np.ascontiguousarray(b, dtype=np.float64).reshape(len(b), -1)}
     rows = np.ascontiguousarray(a, dtype=np.float64).reshape(len(a), -1)
     return sum(row.tobytes() in seen for row in rows)
 
 
-def corrupt(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Return corrupted copies of 8x8 images: from a random row (3 to 5) down, each takes another image's rows.
+# ------------------------------------------------------------------------------------------------------------
+# Augmented views and pairs
+# ------------------------------------------------------------------------------------------------------------
 
-    The book's "corrupt good examples to make bad ones": a chimera keeps plausible strokes and pixel statistics,
-    so telling it from a real digit needs to know what digits look like.
+_GRID = np.stack(np.mgrid[0:8, 0:8], axis=-1).reshape(64, 2) - 3.5  # (row, column) of each pixel, centred
+
+
+def augment(X: np.ndarray, rng: np.random.Generator, *, rotation=12.0, shear=0.25, scale=0.1, shift=0.75) -> np.ndarray:
+    """Return a random view of each 8x8 image: rotated (± degrees), sheared, scaled, shifted (pixels), resampled.
+
+    The transformations a digit survives, applied with bilinear interpolation (outside the image: 0). ``X`` is
+    (..., 64); the result has its shape. Prior knowledge about digits, used by the contrastive and pair tasks and by
+    the augmented scratch baseline alike.
     """
-    images = np.array(X, dtype=np.float64).reshape(-1, 8, 8)
-    donors = images[rng.permutation(len(images))]
-    cut = rng.integers(3, 6, len(images))
-    below = np.arange(8)[None, :] >= cut[:, None]  # (n, 8): which rows come from the donor
-    return np.where(below[:, :, None], donors, images).reshape(len(images), -1)
+    flat = np.asarray(X, dtype=np.float64).reshape(-1, 64)
+    n = len(flat)
+    angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
+    cos, sin, s = np.cos(angle), np.sin(angle), 1 + rng.uniform(-scale, scale, n)
+    k = rng.uniform(-shear, shear, n)
+    # source = A @ target + t: rotation times a horizontal shear, scaled
+    a = np.stack([np.stack([cos, -sin + cos * k], -1), np.stack([sin, cos + sin * k], -1)], -2) * s[:, None, None]
+    source = _GRID @ np.swapaxes(a, -1, -2) + rng.uniform(-shift, shift, (n, 1, 2)) + 3.5  # (n, 64, 2)
+    source = np.clip(source, -1, 8 - 1e-9)
+    low = np.floor(source).astype(np.int64)
+    frac = source - low
+    padded = np.pad(flat.reshape(n, 8, 8), ((0, 0), (1, 1), (1, 1)))
+    rows, cols = low[..., 0] + 1, low[..., 1] + 1
+    image = np.arange(n)[:, None]
+    out = sum(
+        padded[image, rows + dr, cols + dc]
+        * (frac[..., 0] if dr else 1 - frac[..., 0])
+        * (frac[..., 1] if dc else 1 - frac[..., 1])
+        for dr in (0, 1)
+        for dc in (0, 1)
+    )
+    return out.reshape(np.shape(X))
 
 
 def make_pairs(X: np.ndarray, y: np.ndarray, n_pairs: int, rng: np.random.Generator):
     """Return ``(left, right, same)``: ``n_pairs`` pairs of two different images, half of them the same digit.
 
-    Built only from the labeled images ``(X, y)``: n labeled images give n (n - 1) / 2 pairs, many more
-    training examples than labels. ``same`` is 1 for a same-digit pair, else 0. Needs two images of each digit.
+    ``same`` is 1 for a same-digit pair, else 0: the cheap answer someone gives about a pair, "same digit or not?".
+    Drawn with ``rng`` only (never the global ``np.random``), so a seed reproduces them. Needs two images per digit.
     """
     y = np.asarray(y)
     order = np.argsort(y, kind="stable")  # the images grouped by digit
@@ -182,7 +220,7 @@ def init_stack(sizes, acts, n_models: int, rng: np.random.Generator) -> Stack:
 
 
 def new_encoders(n_models: int, rng: np.random.Generator) -> Stack:
-    """Return ``n_models`` fresh encoders 64 -> 64 -> 32, ReLU (the networks every method pretrains)."""
+    """Return ``n_models`` fresh encoders (``ENCODER_SIZES``, ReLU): the networks every method starts from."""
     return init_stack(ENCODER_SIZES, ("relu", "relu"), n_models, rng)
 
 
@@ -250,177 +288,107 @@ def _rows(X: np.ndarray, index: np.ndarray) -> np.ndarray:
     return X[np.arange(len(index))[:, None], index]
 
 
+def nt_xent_gradient(z: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return SimCLR's NT-Xent loss per network (shape (M,)) and its gradient with respect to ``z``.
+
+    ``z`` is (M, 2B, d): rows i and i + B are two views of the same image. With cosine similarities
+    s_ij and temperature tau, view i's loss is -log(exp(s_ip / tau) / sum_{k != i} exp(s_ik / tau)), p its partner;
+    the loss is the mean over the 2B views (Chen et al. 2020).
+    """
+    two_b, view = z.shape[-2], np.arange(z.shape[-2])
+    norm = np.sqrt(np.sum(z * z, axis=-1, keepdims=True)) + 1e-12
+    u = z / norm
+    s = u @ np.swapaxes(u, -1, -2) / temperature
+    e = np.exp(s - 1 / temperature)  # cosines are at most 1: a fixed shift keeps exp in range
+    e[..., view, view] = 0  # k != i: a view is not its own negative
+    total = e.sum(axis=-1, keepdims=True)
+    partner = (view + two_b // 2) % two_b
+    loss = np.mean(np.log(total[..., 0]) + 1 / temperature - s[..., view, partner], axis=-1)
+    d_s = e / total
+    d_s[..., view, partner] -= 1
+    d_s /= two_b
+    d_u = (d_s + np.swapaxes(d_s, -1, -2)) @ u / temperature
+    d_z = (d_u - u * np.sum(d_u * u, axis=-1, keepdims=True)) / norm
+    return loss, d_z
+
+
 # ------------------------------------------------------------------------------------------------------------
-# Pretraining: autoencoder, greedy layer-wise, real vs corrupted, same-digit pairs
+# Pretraining on the unlabeled pool: contrastive (SimCLR), autoencoder, "same digit or not?" answers
 # ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Pretrained:
-    """Encoders pretrained one per seed (a :class:`Stack` of M networks), the task's network, and its scores.
-
-    ``score`` is per network: the test-image reconstruction error (autoencoders) or the test accuracy of the
-    auxiliary task (real vs corrupted, same-digit pairs), measured on held-out images never used to train.
-    """
+    """Encoders pretrained one per seed (a :class:`Stack` of M networks), the whole pretraining network, losses."""
 
     kind: str
     encoder: Stack
     network: Stack
-    score: np.ndarray
-    losses: np.ndarray = field(repr=False)  # (epochs, M): the training loss per epoch
+    losses: np.ndarray = field(repr=False)  # (steps, M): the training loss per step
 
     @property
-    def decoder(self) -> Stack:
-        """Return the layers after the encoder (the decoder of an autoencoder, the head of an auxiliary task)."""
+    def head(self) -> Stack:
+        """Return the layers after the encoder (decoder, projection head or pair head), thrown away after."""
         n = len(self.encoder.weights)
         return Stack(self.network.weights[n:], self.network.biases[n:], self.network.activations[n:])
 
 
-def _train_reconstruction(network: Stack, X, target, *, epochs, batch_size, learning_rate, rng):
-    """Train ``network`` to output ``target`` from ``X`` (minibatches, Adam); return the loss per epoch, (epochs, M)."""
+def _encoder_of(network: Stack) -> Stack:
+    n = len(ENCODER_SIZES) - 1
+    return Stack(network.weights[:n], network.biases[:n], network.activations[:n])
+
+
+def pretrain_simclr(
+    X_pool: np.ndarray,
+    seeds=SEEDS,
+    *,
+    steps: int = 300,
+    batch_size: int = 64,
+    temperature: float = 0.2,
+    learning_rate: float = 3e-3,
+) -> Pretrained:
+    """Pretrain one encoder per seed contrastively: two augmented views of an image should have close features.
+
+    Encoder, then a projection head (``PROJECTION_SIZES``), trained on NT-Xent (:func:`nt_xent_gradient`) over
+    batches of ``batch_size`` pool images, two fresh views each (:func:`augment`). No label is used.
+    """
+    rng = np.random.default_rng([*seeds, 10])
+    m = len(seeds)
+    network = new_encoders(m, rng).then(init_stack(PROJECTION_SIZES, ("relu", "linear"), m, rng))
     params = network.parameters()
     optimizer = Adam(params, learning_rate)
     losses = []
-    for _ in range(epochs):
-        epoch = []
-        for index in _batches(X.shape[-2], batch_size, network.n_models, rng):
-            hs, zs = forward(network, _rows(X, index))
-            loss, d_out = mse_gradient(hs[-1], _rows(target, index))
+    with single_blas_thread():
+        for _ in range(steps):
+            index = rng.integers(0, len(X_pool), (m, batch_size))
+            views = np.concatenate([augment(X_pool[index], rng), augment(X_pool[index], rng)], axis=1)
+            hs, zs = forward(network, views)
+            loss, d_out = nt_xent_gradient(hs[-1], temperature)
             grads, _ = backward(network, hs, zs, d_out)
             optimizer.step(params, grads)
-            epoch.append(loss)
-        losses.append(np.mean(epoch, axis=0))
-    return np.array(losses)
+            losses.append(loss)
+    return Pretrained("simclr", _encoder_of(network), network, np.array(losses))
 
 
 def pretrain_autoencoder(
-    X_unlabeled: np.ndarray,
-    X_test: np.ndarray,
-    seeds=SEEDS,
-    *,
-    epochs: int = 10,
-    batch_size: int = 64,
-    learning_rate: float = 3e-3,
+    X_pool: np.ndarray, seeds=SEEDS, *, steps: int = 300, batch_size: int = 64, learning_rate: float = 3e-3
 ) -> Pretrained:
-    """Train one autoencoder per seed on the unlabeled images, all layers at once; score: test reconstruction MSE.
-
-    The encoder is 64 -> 64 -> 32 (ReLU), the decoder its mirror 32 -> 64 (ReLU) -> 64 (linear): pixels are
-    standardized, so the output layer must reach negative values.
-
-    Parameters
-    ----------
-    X_unlabeled : the images to pretrain on (never the test images), (n, 64).
-    X_test : held-out images, only to measure the reconstruction error.
-    seeds : one network per seed; epochs, batch_size, learning_rate : Adam's training settings.
-    """
-    rng = np.random.default_rng(list(seeds))
-    encoder = new_encoders(len(seeds), rng)
-    decoder = init_stack(ENCODER_SIZES[::-1], ("relu", "linear"), len(seeds), rng)
-    network = encoder.then(decoder)
-    with single_blas_thread():
-        losses = _train_reconstruction(
-            network,
-            X_unlabeled,
-            X_unlabeled,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            rng=rng,
-        )
-        score = mse_gradient(predict(network, X_test), X_test)[0]
-    return Pretrained("autoencoder", encoder, network, score, losses)
-
-
-def pretrain_greedy(
-    X_unlabeled: np.ndarray,
-    X_test: np.ndarray,
-    seeds=SEEDS,
-    *,
-    epochs: int = 10,
-    batch_size: int = 64,
-    learning_rate: float = 3e-3,
-) -> Pretrained:
-    """Pretrain the same encoder greedily, one layer at a time (Hinton et al., 2006; Bengio et al., 2007).
-
-    Stage 1: a one-hidden-layer autoencoder 64 -> 64 -> 64 on the images. Stage 2: with layer 1 fixed, a second one,
-    64 -> 32 -> 64, reconstructs layer 1's codes. Stacked, the two encoders give 64 -> 64 -> 32, and the two decoders
-    (stage 2's, then stage 1's) reconstruct the images; each stage gets ``epochs``. Score: test reconstruction MSE.
-    """
-    rng = np.random.default_rng([*seeds, 1])
-    m, (n_in, n_hidden, n_codings) = len(seeds), ENCODER_SIZES
-    first = init_stack((n_in, n_hidden, n_in), ("relu", "linear"), m, rng)
-    second = init_stack((n_hidden, n_codings, n_hidden), ("relu", "linear"), m, rng)
-    settings = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "rng": rng}
-    with single_blas_thread():
-        losses_1 = _train_reconstruction(first, X_unlabeled, X_unlabeled, **settings)
-        codes = forward(Stack(first.weights[:1], first.biases[:1], ["relu"]), X_unlabeled)[0][-1]
-        losses_2 = _train_reconstruction(second, codes, codes, **settings)
-        encoder = Stack([first.weights[0], second.weights[0]], [first.biases[0], second.biases[0]], ["relu", "relu"])
-        decoder = Stack(
-            [second.weights[1], first.weights[1]], [second.biases[1], first.biases[1]], ["linear", "linear"]
-        )
-        network = encoder.then(decoder)
-        score = mse_gradient(predict(network, X_test), X_test)[0]
-    return Pretrained("greedy", encoder, network, score, np.concatenate([losses_1, losses_2]))
-
-
-def _train_classification(network: Stack, sample, *, steps: int, learning_rate: float, train_mask=None):
-    """Train ``network`` on batches from ``sample(step) -> (X, y)``; return the loss per step, (steps, M).
-
-    ``train_mask``, optional: one array of M zeros and ones per layer; a layer's gradient is multiplied by it, so a
-    frozen layer of some networks gets zero gradients, and Adam then leaves it exactly as it was.
-    """
+    """Pretrain one autoencoder per seed on the pool: encoder, then its mirror as decoder (linear output), MSE."""
+    rng = np.random.default_rng([*seeds, 11])
+    m = len(seeds)
+    network = new_encoders(m, rng).then(init_stack(ENCODER_SIZES[::-1], ("relu", "linear"), m, rng))
     params = network.parameters()
     optimizer = Adam(params, learning_rate)
     losses = []
-    for step in range(steps):
-        X, y = sample(step)
-        hs, zs = forward(network, X)
-        loss, d_out = cross_entropy_gradient(hs[-1], y)
-        grads, _ = backward(network, hs, zs, d_out)
-        if train_mask is not None:
-            n = len(network.weights)
-            grads = [g * train_mask[i % n][:, None, None] for i, g in enumerate(grads)]
-        optimizer.step(params, grads)
-        losses.append(loss)
-    return np.array(losses)
-
-
-def pretrain_corrupted(
-    X_unlabeled: np.ndarray,
-    X_test: np.ndarray,
-    seeds=SEEDS,
-    *,
-    epochs: int = 4,
-    batch_size: int = 64,
-    learning_rate: float = 3e-3,
-) -> Pretrained:
-    """Pretrain the encoder on an auxiliary task that needs no label: is this image real, or corrupted?
-
-    Each epoch shows every unlabeled image once, real (class 1) and once corrupted (class 0, :func:`corrupt`),
-    fresh corruptions every epoch. Score: accuracy on the test images and corrupted copies of them.
-    """
-    rng = np.random.default_rng([*seeds, 2])
-    m, n = len(seeds), len(X_unlabeled)
-    network = new_encoders(m, rng).then(init_stack((ENCODER_SIZES[-1], 2), ("linear",), m, rng))
-    per_epoch = -(-2 * n // batch_size)
-    epoch_data = {}
-
-    def sample(step):
-        epoch, i = divmod(step, per_epoch)
-        if i == 0:  # a new epoch: fresh corruptions, a fresh shuffle
-            X = np.vstack([X_unlabeled, corrupt(X_unlabeled, rng)])
-            epoch_data.update(X=X, y=np.repeat([1, 0], n), batches=list(_batches(2 * n, batch_size, m, rng)))
-        index = epoch_data["batches"][i]
-        return epoch_data["X"][index], epoch_data["y"][index]
-
     with single_blas_thread():
-        losses = _train_classification(network, sample, steps=epochs * per_epoch, learning_rate=learning_rate)
-        X_eval = np.vstack([X_test, corrupt(X_test, np.random.default_rng(99))])
-        y_eval = np.repeat([1, 0], len(X_test))
-        score = np.mean(np.argmax(predict(network, X_eval), axis=-1) == y_eval, axis=-1)
-    encoder = Stack(network.weights[:2], network.biases[:2], network.activations[:2])
-    return Pretrained("corrupted", encoder, network, score, losses.reshape(epochs, per_epoch, m).mean(axis=1))
+        for _ in range(steps):
+            X = X_pool[rng.integers(0, len(X_pool), (m, batch_size))]
+            hs, zs = forward(network, X)
+            loss, d_out = mse_gradient(hs[-1], X)
+            grads, _ = backward(network, hs, zs, d_out)
+            optimizer.step(params, grads)
+            losses.append(loss)
+    return Pretrained("autoencoder", _encoder_of(network), network, np.array(losses))
 
 
 def _siamese_step(encoder: Stack, head: Stack, left, right, same):
@@ -437,166 +405,203 @@ def _siamese_step(encoder: Stack, head: Stack, left, right, same):
     return loss, [a + b for a, b in zip(grads_l, grads_r, strict=True)] + head_grads
 
 
+def pair_answers(X_pool, y_hidden, n_answers: int, seeds=SEEDS):
+    """Return ``(left, right, same)`` stacked over seeds, (M, n_answers, ...): each seed's answered pool pairs."""
+    pairs = [make_pairs(X_pool, y_hidden, n_answers, np.random.default_rng([seed, 12])) for seed in seeds]
+    return tuple(np.stack(parts) for parts in zip(*pairs, strict=True))
+
+
 def pretrain_pairs(
-    data: list[FewLabels],
+    X_pool: np.ndarray,
+    y_hidden: np.ndarray,
+    seeds=SEEDS,
     *,
-    steps: int = 100,
-    batch_size: int = 32,
+    n_answers: int = 1000,
+    augmented: bool = True,
+    steps: int = 300,
+    batch_size: int = 64,
     learning_rate: float = 3e-3,
 ) -> Pretrained:
-    """Pretrain one encoder per labeled set on the auxiliary task "are these two images the same digit?".
+    """Pretrain one encoder per seed on ``n_answers`` "same digit or not?" answers about pool pairs (siamese).
 
-    A siamese network: the same encoder reads both images, and a small head decides from the absolute difference
-    of their codings (two classes, softmax). Pairs come only from each set's labeled images (:func:`make_pairs`),
-    fresh ones every step. Score: accuracy on pairs of test images.
+    The same encoder reads both images; a linear head decides from the absolute difference of their features.
+    ``y_hidden`` only answers the drawn pairs (:func:`make_pairs`): no image's label is given to the network.
+    With ``augmented``, each pair is seen through fresh views (:func:`augment`) every time.
     """
-    if min(d.labels_per_class for d in data) < MIN_LABELS_FOR_PAIRS:
-        raise ValueError(f"same-digit pairs need at least {MIN_LABELS_FOR_PAIRS} labeled images per digit")
-    rngs = [np.random.default_rng([d.seed, d.labels_per_class, 3]) for d in data]
-    rng = np.random.default_rng([len(data), data[0].labels_per_class, 3])
-    encoder = new_encoders(len(data), rng)
-    head = init_stack((ENCODER_SIZES[-1], 2), ("linear",), len(data), rng)
+    rng = np.random.default_rng([*seeds, 13])
+    m = len(seeds)
+    left, right, same = pair_answers(X_pool, y_hidden, n_answers, seeds)
+    encoder = new_encoders(m, rng)
+    head = init_stack((ENCODER_SIZES[-1], 2), ("linear",), m, rng)
     params = encoder.parameters() + head.parameters()
     optimizer = Adam(params, learning_rate)
     losses = []
+    rows = np.arange(m)[:, None]
     with single_blas_thread():
         for _ in range(steps):
-            pairs = [make_pairs(d.X_labeled, d.y_labeled, batch_size, r) for d, r in zip(data, rngs, strict=True)]
-            left, right, same = (np.stack(parts) for parts in zip(*pairs, strict=True))
-            loss, grads = _siamese_step(encoder, head, left, right, same)
+            index = rng.integers(0, n_answers, (m, batch_size))
+            a, b = left[rows, index], right[rows, index]
+            if augmented:
+                a, b = augment(a, rng), augment(b, rng)
+            loss, grads = _siamese_step(encoder, head, a, b, same[rows, index])
             optimizer.step(params, grads)
             losses.append(loss)
-        test_rng = np.random.default_rng(98)
-        left, right, same = make_pairs(data[0].X_test, data[0].y_test, 2 * len(data[0].y_test), test_rng)
-        codes = [forward(encoder, X)[0][-1] for X in (left, right)]
-        score = np.mean(np.argmax(forward(head, np.abs(codes[0] - codes[1]))[0][-1], axis=-1) == same, axis=-1)
-    return Pretrained("pairs", encoder, encoder.then(head), score, np.array(losses))
+    return Pretrained("pairs", encoder, encoder.then(head), np.array(losses))
 
 
-# ------------------------------------------------------------------------------------------------------------
-# Reuse: the pretrained encoder, frozen or fine-tuned, under a new softmax layer trained on the few labels
-# ------------------------------------------------------------------------------------------------------------
+def pretrain_letter_pairs(
+    seeds=SEEDS, *, n_per_class: int = 40, n_answers: int = 1000, render_seed: int = 0, **settings
+) -> Pretrained:
+    """Pretrain on "same letter or not?" answers about rendered letters: pairs of *other* identities.
 
-
-def train_classifiers(
-    encoders: Stack,
-    X: np.ndarray,
-    y: np.ndarray,
-    frozen: np.ndarray,
-    *,
-    steps: int = 100,
-    batch_size: int = 32,
-    learning_rate: float = 5e-3,
-    seed: int = 0,
-    n_inputs: int = ENCODER_SIZES[-1],
-) -> Stack:
-    """Train M classifiers, each an encoder (copied, not changed) and a new softmax layer, on few labels.
-
-    Parameters
-    ----------
-    encoders : the M starting encoders (pretrained, or fresh for "from scratch").
-    X, y : each network's labeled images (M, n, 64) and labels (M, n).
-    frozen : (M,) booleans: True trains only the new layer, False fine-tunes everything.
-    steps, batch_size, learning_rate : Adam on minibatches (the whole set when it is smaller than a batch).
-    seed : for the new layers' weights and the batch order; n_inputs : the new layer's inputs (the codings).
+    The book's faces example done faithfully: the answers are about other classes (52 letters rendered from
+    matplotlib's fonts, :func:`utils.glyphs.render_glyphs`), never about the digits. Same network, pairs and
+    training as :func:`pretrain_pairs` (``settings`` are passed on).
     """
-    rng = np.random.default_rng([seed, 4])
-    m, n = X.shape[:2]
-    network = encoders.copy().then(init_stack((n_inputs, N_CLASSES), ("linear",), m, rng))
-    trainable = (~np.asarray(frozen)).astype(np.float64)
-    mask = [trainable] * len(encoders.weights) + [np.ones(m)]
-    batches = []
+    from utils.glyphs import LETTERS, render_glyphs
 
-    def sample(step):
-        if not batches:
-            batches.extend(_batches(n, min(batch_size, n), m, rng))
-        index = batches.pop(0)
-        return _rows(X, index), y[np.arange(m)[:, None], index]
+    X, y = render_glyphs(LETTERS, n_per_class, seed=render_seed)
+    letters = pretrain_pairs(np.asarray(X, np.float64) / 16, y, seeds, n_answers=n_answers, **settings)
+    letters.kind = "letters"
+    return letters
 
-    with single_blas_thread():
-        _train_classification(network, sample, steps=steps, learning_rate=learning_rate, train_mask=mask)
-    return network
+
+# ------------------------------------------------------------------------------------------------------------
+# Reuse and baselines: train M classifiers side by side, stop each at its best validation accuracy
+# ------------------------------------------------------------------------------------------------------------
 
 
 def accuracy(network: Stack, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Return the accuracy of each of the M networks on ``(X, y)``, shape (M,)."""
+    """Return the accuracy of each of the M networks on ``(X, y)``, shape (M,); X is (n, f) or (M, n, f)."""
     with single_blas_thread():
         return np.mean(np.argmax(predict(network, X), axis=-1) == y, axis=-1)
 
 
-def train_heads(
-    codes: np.ndarray, y: np.ndarray, *, steps: int = 300, batch_size: int = 64, learning_rate: float = 1e-2, seed=0
-) -> Stack:
-    """Train only a new softmax layer on frozen encoders' codings (M, n, 32): computed once, reused every step.
-
-    Chapter 06's trick for frozen layers: their output never changes, so cache it instead of recomputing it.
-    A single layer is cheap to train, so it gets more steps than a whole network: a frozen encoder is then
-    judged on its features, not on an unfinished softmax layer.
-    """
-    settings = {"steps": steps, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed}
-    no_encoder = Stack([], [], [])
-    return train_classifiers(no_encoder, codes, y, np.zeros(len(codes), bool), n_inputs=codes.shape[-1], **settings)
-
-
-# ------------------------------------------------------------------------------------------------------------
-# The sweep: every pretraining kind x frozen / fine-tuned x labels per class x seed, against from scratch
-# ------------------------------------------------------------------------------------------------------------
-
-
 @dataclass
-class Sweep:
-    """Test accuracies of the grid, ``accuracy[kind, reuse, labels, seed]`` (NaN where a cell does not exist).
+class Trained:
+    """M classifiers after training: the networks at their last step, and at their best validation checkpoint."""
 
-    ``"none"`` (from scratch) has no frozen version; same-digit pairs need 2 labeled images per digit.
-    ``pretrained`` keeps the networks pretrained without labels, by kind, for the chapter's figures.
+    network: Stack
+    best: Stack
+    test_accuracy: np.ndarray  # (M,): at the checkpoint with the best validation accuracy
+    best_step: np.ndarray  # (M,)
+
+
+def train_classifiers(
+    network: Stack,
+    X: np.ndarray,
+    y: np.ndarray,
+    valid: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    steps: int,
+    learning_rate: float,
+    batch_size: int = 64,
+    train_mask=None,
+    augmented=None,
+    every: int = 25,
+    select: bool = True,
+    seed: int = 0,
+) -> Trained:
+    """Train M classifiers (a :class:`Stack` trained in place) on their labeled sets; keep each one's best checkpoint.
+
+    Parameters
+    ----------
+    network : M networks whose last layer outputs 10 logits.
+    X, y : each network's labeled inputs (M, n, f) and labels (M, n).
+    valid, test : ``(X, y)`` pairs, inputs (n, f) shared or (M, n, f); validation picks the checkpoint (every
+        ``every`` steps and before the first), test is only measured there.
+    steps, learning_rate, batch_size : Adam on minibatches (the whole set when it is smaller than a batch).
+    train_mask : optional, one (M,) array of 0/1 per layer: 0 freezes that layer of that network.
+    augmented : optional (M,) booleans: those networks see fresh augmented views (:func:`augment`) of their batch.
+    select : False keeps the last step instead (no early stopping; ``valid`` is then not used).
     """
+    rng = np.random.default_rng([seed, 14])
+    params = network.parameters()
+    optimizer = Adam(params, learning_rate)
+    m, n = y.shape
+    best_valid, best_step = np.full(m, -1.0), np.zeros(m, dtype=np.int64)
+    batches, rows = [], np.arange(m)[:, None]
 
-    accuracy: np.ndarray
-    labels_per_class: tuple[int, ...]
-    seeds: tuple[int, ...]
-    pretrained: dict = field(default_factory=dict, repr=False)
-    pairs_score: np.ndarray | None = field(default=None, repr=False)  # (labels, seeds): the pairs task's accuracy
-    kinds: tuple[str, ...] = tuple(KINDS)
-    reuses: tuple[str, ...] = REUSE
+    def checkpoint(step):
+        if not select:
+            return
+        val = accuracy(network, *valid)
+        better = val > best_valid
+        best_valid[better], best_step[better] = val[better], step
+        for kept, now in zip(best.parameters(), network.parameters(), strict=True):
+            kept[better] = now[better]
 
-    def get(self, kind: str, reuse: str, labels_per_class: int) -> np.ndarray:
-        """Return the test accuracy of every seed (shape (seeds,)) for one cell of the grid."""
-        reuse = "fine-tuned" if kind == "none" else reuse
-        return self.accuracy[
-            self.kinds.index(kind), self.reuses.index(reuse), self.labels_per_class.index(labels_per_class)
-        ]
+    best = network.copy()
+    with single_blas_thread():
+        checkpoint(0)
+        for step in range(1, steps + 1):
+            if not batches:
+                batches.extend(_batches(n, min(batch_size, n), m, rng))
+            index = batches.pop(0)
+            Xb = _rows(X, index)
+            if augmented is not None and np.any(augmented):
+                Xb = Xb.copy()
+                Xb[augmented] = augment(Xb[augmented], rng)
+            hs, zs = forward(network, Xb)
+            _, d_out = cross_entropy_gradient(hs[-1], y[rows, index])
+            grads, _ = backward(network, hs, zs, d_out)
+            if train_mask is not None:
+                k = len(network.weights)
+                grads = [g * np.asarray(train_mask[i % k], np.float64)[:, None, None] for i, g in enumerate(grads)]
+            optimizer.step(params, grads)
+            if step % every == 0:
+                checkpoint(step)
+    best = best if select else network
+    best_step = best_step if select else np.full(m, steps)
+    best_test = accuracy(best, *test)
+    return Trained(network, best, best_test, best_step)
 
-    def gain(self, kind: str, reuse: str, labels_per_class: int) -> np.ndarray:
-        """Return accuracy minus from-scratch accuracy, seed by seed (the same labeled images in both)."""
-        return self.get(kind, reuse, labels_per_class) - self.get("none", reuse, labels_per_class)
 
-    def verdict(self, kind: str, reuse: str, labels_per_class: int) -> str:
-        """Return "helps" or "hurts" when every seed agrees, "mixed" when they do not, "n/a" for a missing cell."""
-        gain = self.gain(kind, reuse, labels_per_class)
-        if np.isnan(gain).any():
-            return "n/a"
-        return "helps" if np.all(gain > 0) else "hurts" if np.all(gain < 0) else "mixed"
+def features(encoders: Stack, X: np.ndarray) -> np.ndarray:
+    """Return each encoder's features of ``X`` (n, 64) or (M, n, 64): shape (M, n, features)."""
+    with single_blas_thread():
+        return predict(encoders, X)
 
-    def table(self, reuse: str = "fine-tuned") -> str:
-        """Return test accuracy, mean ± std over the seeds, one row per kind, one column per label count."""
-        head = f"{'labels per digit →':<32}" + "".join(f"{k:>12}" for k in self.labels_per_class)
-        rows = [head]
-        for kind in self.kinds:
-            if kind == "none" and reuse == "frozen":
-                continue
-            cells = [self.get(kind, reuse, k) for k in self.labels_per_class]
-            text = ["n/a" if np.isnan(c).any() else f"{c.mean():.2f} ± {c.std():.2f}" for c in cells]
-            label = KINDS[kind] + ("" if kind == "none" else f", {reuse}")
-            rows.append(f"{label:<32}" + "".join(f"{t:>12}" for t in text))
-        return "\n".join(rows)
 
-    def verdicts(self, reuse: str = "fine-tuned") -> str:
-        """Return, per kind and label count, whether pretraining beat from scratch on every seed."""
-        rows = [f"{'gain over scratch, all seeds →':<32}" + "".join(f"{k:>12}" for k in self.labels_per_class)]
-        for kind in self.kinds[1:]:
-            text = [self.verdict(kind, reuse, k) for k in self.labels_per_class]
-            rows.append(f"{KINDS[kind] + ', ' + reuse:<32}" + "".join(f"{t:>12}" for t in text))
-        return "\n".join(rows)
+def new_heads(n_models: int, seed: int, n_inputs: int = ENCODER_SIZES[-1]) -> Stack:
+    """Return fresh softmax layers (logits) for ``n_models`` networks."""
+    return init_stack((n_inputs, N_CLASSES), ("linear",), n_models, np.random.default_rng([seed, 15]))
+
+
+PROBE = {"steps": 200, "learning_rate": 1e-2, "batch_size": 64}  # one layer on cached features: cheap
+FINE_TUNE = {"steps": 200, "learning_rate": 1e-3, "batch_size": 64}  # whole networks, scratch and reuse alike
+
+
+def probe_then_fine_tune(encoder: Stack, X: np.ndarray, y: np.ndarray, test, *, seed: int = 0):
+    """Return test accuracies (probe, fine-tuned), (M,) each: ``PROBE`` steps, then ``FINE_TUNE`` steps, no stopping.
+
+    The sweep's recipe without early stopping, for one labeled set ``(X, y)`` shared by the M encoders: the numpy
+    twin of the chapter's Keras cells, step for step.
+    """
+    m = encoder.n_models
+    Xs, ys = np.broadcast_to(X, (m, *X.shape)), np.broadcast_to(y, (m, len(y)))
+    codes, test_codes = features(encoder, Xs), features(encoder, test[0])
+    settings = {"select": False, "seed": seed}
+    probe = train_classifiers(new_heads(m, seed), codes, ys, None, (test_codes, test[1]), **settings, **PROBE)
+    network = encoder.copy().then(probe.network.copy())
+    tuned = train_classifiers(network, Xs, ys, None, test, **settings, **FINE_TUNE)
+    return probe.test_accuracy, tuned.test_accuracy
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The sweep: every method x labels per class x seed, on the same labeled images within a seed
+# ------------------------------------------------------------------------------------------------------------
+
+
+def pretrain_all(seeds=SEEDS, split_seed: int = 0) -> dict[str, Pretrained]:
+    """Return the three pretrainings on the pool half, one encoder per seed each."""
+    X_pool, y_pool, _, _ = digits_task(split_seed)
+    return {
+        "simclr": pretrain_simclr(X_pool, seeds),
+        "autoencoder": pretrain_autoencoder(X_pool, seeds),
+        "pairs": pretrain_pairs(X_pool, y_pool, seeds),
+    }
 
 
 def _stack_models(stacks: list[Stack]) -> Stack:
@@ -609,51 +614,169 @@ def _stack_models(stacks: list[Stack]) -> Stack:
     )
 
 
-def pretrain_unlabeled(seeds=SEEDS) -> dict[str, Pretrained]:
-    """Return the encoders pretrained without any label, one per seed: autoencoder, and real vs corrupted."""
-    pool, _, X_test, _ = _digits_pool()
-    return {
-        "autoencoder": pretrain_autoencoder(pool, X_test, seeds),
-        "corrupted": pretrain_corrupted(pool, X_test, seeds),
-    }
+def sweep_one_count(labels_per_class: int, seeds, pretrained: dict[str, Pretrained], split_seed: int = 0):
+    """Return the test accuracies ``[kind, reuse, seed]`` at one label count (NaN where a cell does not exist).
 
-
-def sweep_one_count(labels_per_class: int, seeds, pretrained: dict[str, Pretrained]) -> tuple[np.ndarray, np.ndarray]:
-    """Return the accuracies ``[kind, reuse, seed]`` at one label count (see :class:`Sweep`), and the pairs task's.
-
-    Every kind's classifiers train side by side on the same labeled images per seed, so the differences
-    between kinds are paired: the seed changes which images are labeled, never only one side of a comparison.
+    Within a seed every method gets the same labeled and validation images, so differences are paired.
+    Frozen: a softmax layer on cached features (pixels for logistic regression, a random or pretrained encoder's).
+    Fine-tuned: the pretrained encoders start under their probe's layer (linear probe, then fine-tune everything:
+    Kumar et al. 2022); from scratch starts fresh, with or without augmented views of its labels.
     """
-    data = [few_label_splits(labels_per_class, seed) for seed in seeds]
+    (X, y), (Xv, yv), (Xt, yt) = _labeled_arrays(labels_per_class, seeds, split_seed)
+    m = len(seeds)
+    result = np.full((len(KINDS), len(REUSE), m), np.nan)
+    kinds = list(KINDS)
+    random = new_encoders(m, np.random.default_rng([labels_per_class, 16]))
+    # Frozen: linear probes on cached features, all kinds side by side
+    probed = ["logistic", "random", *PRETRAINED]
+    encoders = {"random": random} | {k: pretrained[k].encoder for k in PRETRAINED}
+    codes = {"logistic": [np.broadcast_to(Z, (m, *Z.shape[-2:])) for Z in (X, Xv, Xt)]}
+    codes |= {k: [features(e, Z) for Z in (X, Xv, Xt)] for k, e in encoders.items()}
+    tile = len(probed)
+    stacked = [np.concatenate([codes[k][i] for k in probed]) for i in range(3)]
+    probes = train_classifiers(
+        new_heads(tile * m, labels_per_class),
+        stacked[0],
+        np.tile(y, (tile, 1)),
+        (stacked[1], np.tile(yv, (tile, 1))),
+        (stacked[2], yt),
+        seed=labels_per_class,
+        **PROBE,
+    )
+    for i, kind in enumerate(probed):
+        result[kinds.index(kind), REUSE.index("frozen")] = probes.test_accuracy[i * m : (i + 1) * m]
+    # Fine-tuned: scratch, augmented scratch, and each pretraining's encoder under its probe's layer
+    heads = probes.network
+    tuned = ["none", "augmented", *PRETRAINED]
+    starts = [new_encoders(2 * m, np.random.default_rng([labels_per_class, 17]))]
+    starts += [pretrained[k].encoder for k in PRETRAINED]
+    start_heads = [new_heads(2 * m, labels_per_class + 100)]
+    start_heads += [heads.select(np.arange(m) + probed.index(k) * m) for k in PRETRAINED]
+    network = _stack_models(starts).then(_stack_models(start_heads))
+    network = network.copy()
+    tile = len(tuned)
+    augmented = np.repeat(np.array(tuned) == "augmented", m)
+    fine = train_classifiers(
+        network,
+        np.tile(X, (tile, 1, 1)),
+        np.tile(y, (tile, 1)),
+        (np.tile(Xv, (tile, 1, 1)), np.tile(yv, (tile, 1))),
+        (Xt, yt),
+        augmented=augmented,
+        seed=labels_per_class + 1,
+        **FINE_TUNE,
+    )
+    for i, kind in enumerate(tuned):
+        result[kinds.index(kind), REUSE.index("fine-tuned")] = fine.test_accuracy[i * m : (i + 1) * m]
+    return result
+
+
+def _labeled_arrays(labels_per_class: int, seeds, split_seed: int = 0):
+    """Return the labeled, validation and test arrays of every seed: (X, y), (Xv, yv), (Xt, yt)."""
+    data = [few_label_splits(labels_per_class, s, split_seed=split_seed) for s in seeds]
     X, y = np.stack([d.X_labeled for d in data]), np.stack([d.y_labeled for d in data])
-    X_test, y_test = data[0].X_test, data[0].y_test
-    encoders = {"none": new_encoders(len(seeds), np.random.default_rng([labels_per_class, 5]))}
-    encoders |= {kind: p.encoder for kind, p in pretrained.items()}
-    pairs = pretrain_pairs(data)
-    encoders["pairs"] = pairs.encoder
-    result = np.full((len(KINDS), len(REUSE), len(seeds)), np.nan)
-    kinds, m = list(encoders), len(seeds)
-    tile = len(kinds)
-    start = _stack_models([encoders[k] for k in kinds])
-    tuned = train_classifiers(start, np.tile(X, (tile, 1, 1)), np.tile(y, (tile, 1)), np.zeros(m * tile, bool))
-    for kind, acc in zip(kinds, accuracy(tuned, X_test, y_test).reshape(tile, m), strict=True):
-        result[list(KINDS).index(kind), REUSE.index("fine-tuned")] = acc
-    frozen = kinds[1:]  # from scratch has no frozen version: a frozen random encoder is no pretraining
-    encoder = _stack_models([encoders[k] for k in frozen])
-    with single_blas_thread():
-        codes, test_codes = (forward(encoder, Z)[0][-1] for Z in (np.tile(X, (len(frozen), 1, 1)), X_test))
-    heads = train_heads(codes, np.tile(y, (len(frozen), 1)), seed=labels_per_class)
-    for kind, acc in zip(frozen, accuracy(heads, test_codes, y_test).reshape(len(frozen), m), strict=True):
-        result[list(KINDS).index(kind), REUSE.index("frozen")] = acc
-    return result, pairs.score
+    Xv, yv = np.stack([d.X_valid for d in data]), np.stack([d.y_valid for d in data])
+    return (X, y), (Xv, yv), (data[0].X_test, data[0].y_test)
 
 
-def run_sweep(labels_per_class=LABELS_PER_CLASS, seeds=SEEDS) -> Sweep:
-    """Pretrain every kind and train every classifier of the grid; return the :class:`Sweep` (a few seconds)."""
+def evaluate_encoders(encoders: Stack, labels_per_class: int, seeds, split_seed: int = 0):
+    """Return test accuracies (frozen, fine-tuned), (M,) each, of one encoder per seed, as the sweep trains them.
+
+    A linear probe on cached features, then the probe's layer and the encoder fine-tuned together; both stopped on
+    the validation set. For encoders outside the sweep (e.g. :func:`pretrain_letter_pairs`).
+    """
+    (X, y), (Xv, yv), (Xt, yt) = _labeled_arrays(labels_per_class, seeds, split_seed)
+    codes = [features(encoders, Z) for Z in (X, Xv, Xt)]
+    m = len(seeds)
+    probe = train_classifiers(
+        new_heads(m, labels_per_class), codes[0], y, (codes[1], yv), (codes[2], yt), seed=labels_per_class, **PROBE
+    )
+    network = encoders.copy().then(probe.network.copy())
+    tuned = train_classifiers(network, X, y, (Xv, yv), (Xt, yt), seed=labels_per_class + 1, **FINE_TUNE)
+    return probe.test_accuracy, tuned.test_accuracy
+
+
+def fresh_head_fine_tune(
+    labels_per_class: int, seeds, pretrained: dict[str, Pretrained], kinds=PRETRAINED, split_seed: int = 0
+) -> np.ndarray:
+    """Return test accuracies (kinds, seeds) when a fresh softmax layer trains together with the pretrained encoder.
+
+    The shortcut Kumar et al. (2022) warn about: no linear probe first, so the random layer's large early gradients
+    flow into the pretrained features. Same steps, rate and validation stopping as the sweep's fine-tuning.
+    """
+    (X, y), (Xv, yv), test = _labeled_arrays(labels_per_class, seeds, split_seed)
+    m, tile = len(seeds), len(kinds)
+    network = _stack_models([pretrained[k].encoder for k in kinds]).then(new_heads(tile * m, labels_per_class + 200))
+    trained = train_classifiers(
+        network.copy(),
+        np.tile(X, (tile, 1, 1)),
+        np.tile(y, (tile, 1)),
+        (np.tile(Xv, (tile, 1, 1)), np.tile(yv, (tile, 1))),
+        test,
+        seed=labels_per_class + 2,
+        **FINE_TUNE,
+    )
+    return trained.test_accuracy.reshape(tile, m)
+
+
+@dataclass
+class Sweep:
+    """Test accuracies of the grid, ``accuracy[kind, reuse, labels, seed]`` (NaN where a cell does not exist).
+
+    Baselines have one version only (``ONLY``): from scratch is trained whole, logistic regression and the random
+    encoder are probed frozen; :meth:`get` returns that version whichever ``reuse`` is asked.
+    """
+
+    accuracy: np.ndarray
+    labels_per_class: tuple[int, ...]
+    seeds: tuple[int, ...]
+    pretrained: dict = field(default_factory=dict, repr=False)
+    kinds: tuple[str, ...] = tuple(KINDS)
+    reuses: tuple[str, ...] = REUSE
+
+    def get(self, kind: str, reuse: str, labels_per_class: int) -> np.ndarray:
+        """Return the test accuracy of every seed (shape (seeds,)) for one cell of the grid."""
+        reuse = ONLY.get(kind, reuse)
+        return self.accuracy[
+            self.kinds.index(kind), self.reuses.index(reuse), self.labels_per_class.index(labels_per_class)
+        ]
+
+    def gain(self, kind: str, reuse: str, labels_per_class: int, baseline: str = "none") -> np.ndarray:
+        """Return accuracy minus the baseline's (default: from scratch), seed by seed (the same labeled images)."""
+        return self.get(kind, reuse, labels_per_class) - self.get(baseline, reuse, labels_per_class)
+
+    def verdict(self, kind: str, reuse: str, labels_per_class: int, baseline: str = "none") -> str:
+        """Return "helps" or "hurts" when every seed agrees, "mixed" when they do not."""
+        gain = self.gain(kind, reuse, labels_per_class, baseline)
+        return "helps" if np.all(gain > 0) else "hurts" if np.all(gain < 0) else "mixed"
+
+    def table(self, reuse: str = "fine-tuned", kinds=None) -> str:
+        """Return test accuracy, mean ± std over the seeds, one row per kind, one column per label count."""
+        kinds = kinds or self.kinds
+        rows = [f"{'labels per digit →':<34}" + "".join(f"{k:>12}" for k in self.labels_per_class)]
+        for kind in kinds:
+            cells = [self.get(kind, reuse, k) for k in self.labels_per_class]
+            label = KINDS[kind] + (f", {ONLY.get(kind, reuse)}" if kind in PRETRAINED else "")
+            rows.append(f"{label:<34}" + "".join(f"{c.mean():>7.2f} ±{c.std():>4.2f}" for c in cells))
+        return "\n".join(rows)
+
+    def gains_table(self, reuse: str = "fine-tuned", kinds=PRETRAINED, baseline: str = "none") -> str:
+        """Return the gain over a baseline in points: mean [worst seed], one row per kind."""
+        head = f"gain over {KINDS[baseline]} →"
+        rows = [f"{head:<34}" + "".join(f"{k:>14}" for k in self.labels_per_class)]
+        for kind in kinds:
+            gains = [100 * self.gain(kind, reuse, k, baseline) for k in self.labels_per_class]
+            cells = "".join(f"{f'{g.mean():+.1f} [{g.min():+.1f}]':>14}" for g in gains)
+            rows.append(f"{KINDS[kind] + ', ' + ONLY.get(kind, reuse):<34}" + cells)
+        return "\n".join(rows)
+
+
+def run_sweep(labels_per_class=LABELS_PER_CLASS, seeds=SEEDS, *, split_seed: int = 0, pretrained=None) -> Sweep:
+    """Pretrain (unless given ``pretrained``) and train every classifier of the grid; return the :class:`Sweep`."""
     labels_per_class, seeds = tuple(labels_per_class), tuple(seeds)
-    pretrained = pretrain_unlabeled(seeds)
-    grid, pairs = zip(*(sweep_one_count(k, seeds, pretrained) for k in labels_per_class), strict=True)
-    return Sweep(np.stack(grid, axis=2), labels_per_class, seeds, pretrained, np.stack(pairs))
+    pretrained = pretrained or pretrain_all(seeds, split_seed)
+    grid = [sweep_one_count(k, seeds, pretrained, split_seed) for k in labels_per_class]
+    return Sweep(np.stack(grid, axis=2), labels_per_class, seeds, pretrained)
 
 
 @functools.cache
@@ -685,7 +808,7 @@ class GridView:
 
 
 def compute_pretraining_view(
-    kind: str = "autoencoder", reuse: str = "fine-tuned", labels_per_class: int = 10, sweep: Sweep | None = None
+    kind: str = "simclr", reuse: str = "fine-tuned", labels_per_class: int = 5, sweep: Sweep | None = None
 ) -> GridView:
     """Return the explorer's view of ``sweep`` (default: the chapter's, computed once) for one kind and reuse."""
     sweep = sweep or default_sweep()
@@ -694,7 +817,7 @@ def compute_pretraining_view(
     chosen = np.array([sweep.get(kind, reuse, k) for k in counts])
     return GridView(
         kind,
-        reuse,
+        ONLY.get(kind, reuse),
         labels_per_class,
         counts,
         scratch.mean(axis=1),
@@ -708,36 +831,25 @@ def compute_pretraining_view(
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Keras: the same networks, for the chapter's demos and the exercise checks
+# Keras: the same networks, for the chapter's demo and the exercise checks
 # ------------------------------------------------------------------------------------------------------------
 
 
-def build_keras_autoencoder(n_inputs: int = 64, n_hidden: int = 64, n_codings: int = 32):
-    """Return ``(encoder, decoder, autoencoder)``: Keras versions of the chapter's autoencoder (ReLU, He init).
+def keras_encoder(stack: Stack | None = None, index: int = 0):
+    """Return a Keras ``Sequential`` encoder (``ENCODER_SIZES``, ReLU, He init), with network ``index`` of ``stack``.
 
-    The autoencoder is the two Sequential models one after the other, so it shares their layers: training it
-    trains them, and ``encoder`` can then be reused alone.
+    Without ``stack`` the weights are fresh. The numpy float64 weights are stored as float32, Keras' default.
     """
     import keras
 
-    Dense = keras.layers.Dense
-    encoder = keras.Sequential(
-        [
-            keras.Input(shape=(n_inputs,)),
-            Dense(n_hidden, activation="relu", kernel_initializer="he_normal"),
-            Dense(n_codings, activation="relu", kernel_initializer="he_normal"),
-        ],
-        name="encoder",
-    )
-    decoder = keras.Sequential(
-        [
-            keras.Input(shape=(n_codings,)),
-            Dense(n_hidden, activation="relu", kernel_initializer="he_normal"),
-            Dense(n_inputs),  # linear: standardized pixels are negative too
-        ],
-        name="decoder",
-    )
-    return encoder, decoder, keras.Sequential([encoder, decoder], name="autoencoder")
+    layers = [keras.layers.Dense(n, activation="relu", kernel_initializer="he_normal") for n in ENCODER_SIZES[1:]]
+    encoder = keras.Sequential([keras.Input(shape=(ENCODER_SIZES[0],)), *layers], name="encoder")
+    if stack is not None:
+        weights = []
+        for W, b in zip(stack.weights, stack.biases, strict=True):
+            weights += [W[index].astype(np.float32), b[index, 0].astype(np.float32)]
+        encoder.set_weights(weights)
+    return encoder
 
 
 def copy_encoder(encoder, *, trainable: bool = True):
@@ -748,8 +860,3 @@ def copy_encoder(encoder, *, trainable: bool = True):
     copy.set_weights(encoder.get_weights())
     copy.trainable = trainable
     return copy
-
-
-def reconstruction_error(autoencoder, X: np.ndarray) -> float:
-    """Return the mean squared error of a Keras autoencoder's reconstructions of ``X``."""
-    return float(np.mean((np.asarray(autoencoder.predict(X, verbose=0), dtype=np.float64) - X) ** 2))

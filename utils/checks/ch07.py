@@ -1,8 +1,8 @@
 """Checks for the chapter 07 exercises (``exercises/07_unsupervised_and_auxiliary_pretraining.ipynb``).
 
-``q1``: the images pretraining may use (no test image, no label); ``q2``: build and train the autoencoder;
-``q3``: reuse its encoder under a new softmax layer, copied with its weights (not re-initialized by ``clone_model``,
-not shared, not the decoder), frozen or not; ``q4``: same-digit pairs built only from the few labeled images.
+``q1``: SimCLR's NT-Xent loss in numpy (cosine similarities, a temperature, every other view as a negative);
+``q2``: "same digit or not?" pairs drawn with the generator you are given (never the global ``np.random``);
+``q3``: reuse a pretrained encoder in Keras: a linear probe first, then fine-tune everything (Kumar et al. 2022).
 Each is an :class:`~utils.checks._core.Exercise`: ``q1.check(answer)``, ``q1.hint()``, ``q1.solution()``.
 """
 
@@ -12,345 +12,117 @@ import functools
 
 import numpy as np
 
-from utils.checks._core import Exercise, Wrong, as_array, as_callable, call
-from utils.pretraining import few_label_splits, shared_rows
+from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call
+from utils.pretraining import few_label_splits, nt_xent_gradient, shared_rows
 
-N_PIXELS, N_CODINGS, N_CLASSES = 64, 32, 10
-MSE_LIMIT = 0.6  # a trained autoencoder's test error, as a fraction of the mean image's (the chapter's: ~0.35)
-
-
-@functools.cache
-def _digits():
-    from utils.data import load_digits_splits
-
-    return load_digits_splits()
-
-
-def _pool() -> np.ndarray:
-    digits = _digits()
-    return np.vstack([digits.X_train, digits.X_valid])
-
-
-def _is_model(value) -> bool:
-    import keras
-
-    return isinstance(value, keras.Model)
-
+N_PIXELS, N_CLASSES = 64, 10
 
 # ------------------------------------------------------------------------------------------------------------
-# Exercise 1: the images pretraining may use
+# Exercise 1: the NT-Xent loss
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _check_pretraining_images(function) -> None:
-    function = as_callable(function, "pretraining_images")
-    digits = _digits()
-    result = call(function, digits, what="`pretraining_images(digits)`")
-    if isinstance(result, tuple | list) and len(result) == 2:
+def _q1_cases() -> list[tuple[np.ndarray, float]]:
+    rng = np.random.default_rng(7)
+    return [(rng.normal(size=(8, 4)) * rng.uniform(0.5, 3, (8, 1)), t) for t in (0.2, 0.5, 1.0)]
+
+
+def _nt_xent_variant(z: np.ndarray, temperature: float, mistake: str = "") -> float:
+    """Return NT-Xent of ``z``, or what a typical mistake computes instead (for a precise message)."""
+    n = len(z)
+    u = z if mistake == "no normalization" else z / np.linalg.norm(z, axis=1, keepdims=True)
+    s = u @ u.T / (1.0 if mistake == "no temperature" else temperature)
+    if mistake != "self in denominator":
+        np.fill_diagonal(s, -np.inf)
+    partner = np.arange(n) ^ 1 if mistake == "neighbour partner" else (np.arange(n) + n // 2) % n
+    top = np.max(s, axis=1, keepdims=True)
+    log_p = s - top - np.log(np.exp(s - top).sum(axis=1, keepdims=True))
+    losses = -log_p[np.arange(n), partner]
+    return float(losses.sum() if mistake == "sum" else losses.mean())
+
+
+NT_XENT_MISTAKES = {
+    "no normalization": (
+        "you used plain dot products: NT-Xent compares cosine similarities, so each row of z must be divided by "
+        "its length first.",
+        "u = z / np.linalg.norm(z, axis=1, keepdims=True), then s = u @ u.T / temperature.",
+    ),
+    "self in denominator": (
+        "your denominator includes each view's similarity with itself (always the largest, 1 / temperature): "
+        "the sum runs over k != i.",
+        "Set the diagonal of s to -inf before the softmax: np.fill_diagonal(s, -np.inf).",
+    ),
+    "no temperature": (
+        "your loss ignores the temperature: the similarities are divided by it before the softmax.",
+        "s = u @ u.T / temperature.",
+    ),
+    "neighbour partner": (
+        "you paired view i with view i + 1 (or i ^ 1): here rows i and i + B are the two views of one image.",
+        "partner = (np.arange(2B) + B) % (2B), with 2B = len(z).",
+    ),
+    "sum": ("you summed the 2B losses: NT-Xent is their mean.", "Return the mean over all 2B views."),
+}
+
+
+def _check_nt_xent(function) -> None:
+    function = as_callable(function, "nt_xent")
+    for z, t in _q1_cases():
+        value = as_float(call(function, z.copy(), t, what=f"`nt_xent(z, {t})`"), "your loss")
+        expected = float(nt_xent_gradient(z[None], t)[0][0])
+        if np.isclose(value, expected, rtol=1e-6, atol=1e-9):
+            continue
+        for mistake, (message, hint) in NT_XENT_MISTAKES.items():
+            if np.isclose(value, _nt_xent_variant(z, t, mistake), rtol=1e-6):
+                raise Wrong(message, hint)
         raise Wrong(
-            "you returned two things (images and labels?): pretraining gets the images only.",
-            "Return one array of images; an autoencoder's targets are its inputs, it needs no label.",
-        )
-    images = as_array(result, "your pretraining set")
-    if images.ndim != 2:
-        raise Wrong(f"your pretraining set should be a 2-D array (images, 64 pixels), got shape {images.shape}.")
-    if images.shape[1] == N_PIXELS + 1:
-        raise Wrong(
-            "your images have 65 columns: the labels were appended to the pixels, and would leak into pretraining.",
-            "Stack the image arrays only (np.vstack of X arrays), without any y.",
-        )
-    if images.shape[1] != N_PIXELS:
-        raise Wrong(f"each image should have 64 pixels, yours have {images.shape[1]}.")
-    in_test = shared_rows(images, digits.X_test)
-    if in_test:
-        raise Wrong(
-            f"{in_test} test images are in your pretraining set: the final score would be measured on images "
-            "that pretraining has seen.",
-            "Use the training and validation images only: np.vstack([splits.X_train, splits.X_valid]).",
-        )
-    pool = _pool()
-    known = shared_rows(images, pool)
-    if known < len(images):
-        raise Wrong(
-            f"{len(images) - known} of your rows are not images of the data set (changed, or rescaled again?).",
-            "Return the images as they are in the splits (already standardized).",
-        )
-    if len(images) > len(pool):
-        raise Wrong("some images appear more than once.", "Stack each array once.")
-    if len(images) == len(digits.X_train) and shared_rows(images, digits.X_train) == len(images):
-        raise Wrong(
-            "you left out the validation images: with few labels their labels are unknown anyway, so they are "
-            "unlabeled images like the others, and pretraining may use them.",
-            "np.vstack([splits.X_train, splits.X_valid])",
-        )
-    if len(images) < len(pool):
-        raise Wrong(
-            f"your set has {len(images)} images; all {len(pool)} training and validation images may be used.",
-            "np.vstack([splits.X_train, splits.X_valid])",
+            f"for 8 embeddings and temperature {t} your loss is {value:.4f}, NT-Xent is {expected:.4f}.",
+            "Cosine similarities divided by the temperature; for each view i, -log of the softmax (over k != i) "
+            "at its partner (i + B) % 2B; then the mean over the 2B views.",
         )
 
 
-def _demo_pretraining_images(function) -> None:
-    digits = _digits()
-    print(f"{len(_pool())} images for pretraining, none of the {len(digits.y_test)} test images, no label.")
+def _demo_nt_xent(function) -> None:
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(64, 16))
+    aligned = np.vstack([z[:32], z[:32] + 0.05 * rng.normal(size=(32, 16))])
+    print(
+        f"32 images, random embeddings: loss {function(z, 0.2):.2f}; two views of each image almost equal: "
+        f"{function(aligned, 0.2):.2f}. The loss falls as an image's two views agree and differ from the others'."
+    )
 
 
 q1 = Exercise(
-    name="the images pretraining may use",
-    checker=_check_pretraining_images,
+    name="the NT-Xent loss",
+    checker=_check_nt_xent,
     hints=[
-        "Which images may an unsupervised method see? Every image except those you will score on.",
-        "np.vstack([splits.X_train, splits.X_valid]): images only, no labels, no test images.",
+        "Normalize the rows (cosine similarity), divide the similarity matrix by the temperature, and exclude "
+        "each view's similarity with itself from its softmax.",
+        "n = len(z); s = u @ u.T / temperature; np.fill_diagonal(s, -np.inf); partner = (np.arange(n) + n // 2) % n; "
+        "loss = mean of logsumexp(s[i]) - s[i, partner[i]].",
     ],
     solution_text="""
-def pretraining_images(splits):
-    return np.vstack([splits.X_train, splits.X_valid])
+def nt_xent(z, temperature):
+    n = len(z)
+    u = z / np.linalg.norm(z, axis=1, keepdims=True)  # cosine similarity
+    s = u @ u.T / temperature
+    np.fill_diagonal(s, -np.inf)  # k != i
+    partner = (np.arange(n) + n // 2) % n
+    log_softmax = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return -np.mean(log_softmax[np.arange(n), partner])
 """,
-    on_pass=_demo_pretraining_images,
+    on_pass=_demo_nt_xent,
 )
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Exercise 2: build and train the autoencoder
+# Exercise 2: "same digit or not?" pairs, drawn with the given generator
 # ------------------------------------------------------------------------------------------------------------
 
-
-def _three_models(result, names: str) -> tuple:
-    if not isinstance(result, tuple | list) or len(result) != 3:
-        raise Wrong(f"your function should return three Keras models, {names}.", f"End with `return {names}`.")
-    for value, name in zip(result, names.split(", "), strict=True):
-        if not _is_model(value):
-            raise Wrong(f"{name} should be a Keras model, got {type(value).__name__}.")
-    return tuple(result)
-
-
-def _output_width(model) -> int | None:
-    shape = getattr(model, "output_shape", None)
-    return shape[-1] if isinstance(shape, tuple) else None
+Q2_PAIRS = 400
 
 
 @functools.cache
-def _mean_image_error() -> float:
-    return float(np.mean((_digits().X_test - _pool().mean(axis=0)) ** 2))
-
-
-def _check_autoencoder(function) -> None:
-    import keras
-
-    function = as_callable(function, "train_autoencoder")
-    keras.utils.set_random_seed(0)
-    result = call(function, _pool().copy(), what="`train_autoencoder(X)`")
-    encoder, decoder, autoencoder = _three_models(result, "encoder, decoder, autoencoder")
-    if _output_width(encoder) != N_CODINGS:
-        raise Wrong(
-            f"the encoder should output {N_CODINGS} codings, it outputs {_output_width(encoder)}.",
-            "Encoder: Dense(64, relu), then Dense(32, relu).",
-        )
-    if _output_width(decoder) != N_PIXELS or _output_width(autoencoder) != N_PIXELS:
-        raise Wrong("the decoder and the autoencoder should output 64 pixels.", "Decoder: Dense(64, relu), Dense(64).")
-    X_test = _digits().X_test
-    rebuilt = np.asarray(autoencoder.predict(X_test, verbose=0), dtype=np.float64)
-    if np.min(rebuilt) >= 0:
-        raise Wrong(
-            "your reconstructions are never negative, but standardized pixels are: the decoder's last layer "
-            "needs a linear output.",
-            "The last layer: keras.layers.Dense(64), with no activation.",
-        )
-    error = float(np.mean((rebuilt - X_test) ** 2))
-    if error > MSE_LIMIT * _mean_image_error():
-        raise Wrong(
-            f"on the test images your autoencoder's reconstruction error is {error:.2f}; predicting the mean image "
-            f"gives {_mean_image_error():.2f}. It has not learned to reproduce its inputs.",
-            "Compile with loss='mse' and train with the images as inputs and targets: autoencoder.fit(X, X, ...), "
-            "about 10 epochs, Adam (learning rate 3e-3).",
-        )
-    chained = np.asarray(decoder.predict(encoder.predict(X_test, verbose=0), verbose=0), dtype=np.float64)
-    if not np.allclose(chained, rebuilt, atol=1e-4):
-        raise Wrong(
-            "decoder(encoder(x)) is not what the autoencoder computes: the encoder and decoder you returned are "
-            "not the trained autoencoder's layers.",
-            "Build autoencoder = keras.Sequential([encoder, decoder]), so that training it trains them.",
-        )
-
-
-def _demo_autoencoder(function) -> None:
-    print(
-        f"Your autoencoder reconstructs the test images with less than {MSE_LIMIT:.0%} of the mean image's error, "
-        "from 32 codings."
-    )
-
-
-q2 = Exercise(
-    name="build and train the autoencoder",
-    checker=_check_autoencoder,
-    hints=[
-        "Two Sequential models, encoder (keras.Input((64,)), Dense(64, relu), Dense(32, relu)) and decoder "
-        "(keras.Input((32,)), Dense(64, relu), Dense(64)), then autoencoder = keras.Sequential([encoder, decoder]).",
-        "Compile with keras.optimizers.Adam(3e-3), loss='mse', jit_compile=False; fit(X, X, epochs=10, "
-        "batch_size=64, verbose=0): the inputs are also the targets.",
-    ],
-    solution_text="""
-def train_autoencoder(X, epochs=10):
-    encoder = keras.Sequential(
-        [
-            keras.Input(shape=(64,)),
-            keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal"),
-            keras.layers.Dense(32, activation="relu", kernel_initializer="he_normal"),
-        ]
-    )
-    decoder = keras.Sequential(
-        [
-            keras.Input(shape=(32,)),
-            keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal"),
-            keras.layers.Dense(64),  # linear: standardized pixels can be negative
-        ]
-    )
-    autoencoder = keras.Sequential([encoder, decoder])
-    autoencoder.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse", jit_compile=False)
-    autoencoder.fit(X, X, epochs=epochs, batch_size=64, verbose=0)
-    return encoder, decoder, autoencoder
-""",
-    on_pass=_demo_autoencoder,
-)
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Exercise 3: reuse the encoder (copied with its weights), frozen or not
-# ------------------------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _q3_models():
-    """Return an encoder and a decoder with distinctive weights (random biases too), as if pretrained."""
-    import keras
-
-    from utils.pretraining import build_keras_autoencoder
-
-    keras.utils.set_random_seed(7)
-    encoder, decoder, _ = build_keras_autoencoder()
-    rng = np.random.default_rng(7)
-    for model in (encoder, decoder):
-        model.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in model.get_weights()])
-    return encoder, decoder
-
-
-def _same_weights(a: list, b: list) -> bool:
-    return len(a) == len(b) and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-
-
-def _check_classifier(function) -> None:
-    function = as_callable(function, "build_classifier")
-    encoder, decoder = _q3_models()
-    saved = [w.copy() for w in encoder.get_weights()]
-    flags = [layer.trainable for layer in encoder.layers]
-    try:
-        for frozen in (True, False):
-            model = call(function, encoder, frozen, what=f"`build_classifier(encoder, {frozen})`")
-            _check_one_classifier(model, encoder, decoder, saved, frozen)
-            if [layer.trainable for layer in encoder.layers] != flags or not encoder.trainable:
-                raise Wrong(
-                    "building the classifier changed the encoder's own trainable flags: freeze the copy, not the "
-                    "original.",
-                    "Set trainable on the copy: copy.trainable = not frozen.",
-                )
-    finally:
-        encoder.set_weights(saved)
-        encoder.trainable = True
-        for layer, flag in zip(encoder.layers, flags, strict=True):
-            layer.trainable = flag
-
-
-def _check_one_classifier(model, encoder, decoder, saved, frozen: bool) -> None:
-    if not _is_model(model):
-        raise Wrong(f"build_classifier should return a Keras model, got {type(model).__name__}.")
-    weights = model.get_weights()
-    if any(w.shape == (N_CODINGS, N_PIXELS) for w in weights[:2]) or _same_weights(
-        weights[:2], decoder.get_weights()[:2]
-    ):
-        raise Wrong(
-            "your classifier starts with the decoder: it maps codings back to pixels, and its input is 32 codings, "
-            "not an image.",
-            "Reuse the encoder (64 pixels -> 32 codings); the decoder is thrown away after pretraining.",
-        )
-    if _output_width(model) != N_CLASSES or len(weights) != len(saved) + 2:
-        raise Wrong(
-            f"the classifier should be the encoder's two layers plus one new Dense({N_CLASSES}, softmax) layer; "
-            f"yours has {len(weights) // 2} weight matrices and {_output_width(model)} outputs.",
-            "keras.Sequential([copy_of_encoder, keras.layers.Dense(10, activation='softmax')])",
-        )
-    mine = {id(v) for v in encoder.weights}
-    if any(id(v) in mine for v in model.weights):
-        raise Wrong(
-            "your classifier shares the encoder's layers: training it would change the pretrained encoder (and the "
-            "autoencoder), and the frozen and fine-tuned versions could not start from the same weights.",
-            "Copy it: copy = keras.models.clone_model(encoder), then copy.set_weights(encoder.get_weights()).",
-        )
-    if not _same_weights(weights[: len(saved)], saved):
-        raise Wrong(
-            "the encoder's weights in your classifier are not the pretrained ones: keras.models.clone_model copies "
-            "the architecture with NEW random weights, so nothing pretrained is reused.",
-            "After clone_model, copy the weights: copy.set_weights(encoder.get_weights()).",
-        )
-    n_trainable = len(model.trainable_weights)
-    if frozen and n_trainable != 2:
-        raise Wrong(
-            "with frozen=True the encoder's layers are still trainable: only the new output layer should learn.",
-            "Set copy.trainable = False (then compile the classifier after that).",
-        )
-    if not frozen and n_trainable != len(weights):
-        raise Wrong(
-            "with frozen=False some layers are not trainable: fine-tuning trains the copied encoder too.",
-            "Set copy.trainable = not frozen.",
-        )
-    probabilities = np.asarray(model(_digits().X_test[:16], training=False), dtype=np.float64)
-    if probabilities.shape != (16, N_CLASSES) or not np.allclose(probabilities.sum(axis=1), 1, atol=1e-4):
-        raise Wrong(
-            "the outputs are not class probabilities (each row should sum to 1).",
-            "The new layer: keras.layers.Dense(10, activation='softmax').",
-        )
-
-
-def _demo_classifier(function) -> None:
-    encoder, _ = _q3_models()
-    counts = {}
-    for frozen in (True, False):
-        model = function(encoder, frozen)
-        counts[frozen] = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    print(
-        f"Frozen, {counts[True]} weights learn (the new layer); fine-tuned, all {counts[False]}, "
-        "starting from the pretrained encoder's."
-    )
-
-
-q3 = Exercise(
-    name="reuse the encoder, copied with its weights",
-    checker=_check_classifier,
-    hints=[
-        "keras.models.clone_model(encoder) copies the architecture only, with new random weights: "
-        "follow it with set_weights(encoder.get_weights()).",
-        "Set copy.trainable = not frozen, then return keras.Sequential([copy, keras.layers.Dense(10, "
-        "activation='softmax')]).",
-    ],
-    solution_text="""
-def build_classifier(encoder, frozen):
-    copy = keras.models.clone_model(encoder)
-    copy.set_weights(encoder.get_weights())  # clone_model alone draws new random weights
-    copy.trainable = not frozen
-    return keras.Sequential([copy, keras.layers.Dense(10, activation="softmax")])
-""",
-    on_pass=_demo_classifier,
-)
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Exercise 4: same-digit pairs from the few labeled images
-# ------------------------------------------------------------------------------------------------------------
-
-Q4_PAIRS = 400
-
-
-@functools.cache
-def _q4_data():
+def _q2_data():
     return few_label_splits(labels_per_class=5, seed=3)
 
 
@@ -359,27 +131,39 @@ def _labels_of(images: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array([lookup[row.tobytes()] for row in np.asarray(images, np.float64)])
 
 
+def _draw_twice_with_one_generator(function, X, y):
+    """Call ``function`` twice with equal generators but a different global ``np.random`` state; restore it."""
+    state = np.random.get_state()  # noqa: NPY002 (the global state is what this test is about)
+    try:
+        results = []
+        for global_seed in (11, 12):
+            np.random.seed(global_seed)  # noqa: NPY002
+            results.append(call(function, X.copy(), y.copy(), Q2_PAIRS, np.random.default_rng(0), what="`make_pairs`"))
+        return results
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+
+
 def _check_pairs(function) -> None:
     function = as_callable(function, "make_pairs")
-    data = _q4_data()
+    data = _q2_data()
     X, y = data.X_labeled, data.y_labeled
-    result = call(function, X.copy(), y.copy(), Q4_PAIRS, np.random.default_rng(0), what="`make_pairs(...)`")
+    result, twin = _draw_twice_with_one_generator(function, X, y)
     if not isinstance(result, tuple | list) or len(result) != 3:
         raise Wrong("make_pairs should return three arrays: left, right, same.", "End with `return left, right, same`.")
-    left = as_array(result[0], "left", (Q4_PAIRS, N_PIXELS))
-    right = as_array(result[1], "right", (Q4_PAIRS, N_PIXELS))
-    same = as_array(result[2], "same", (Q4_PAIRS,))
+    left = as_array(result[0], "left", (Q2_PAIRS, N_PIXELS))
+    right = as_array(result[1], "right", (Q2_PAIRS, N_PIXELS))
+    same = as_array(result[2], "same", (Q2_PAIRS,))
     if not np.all(np.isin(same, (0, 1))):
         raise Wrong("same should hold 1 (same digit) or 0 (different digits).")
     for name, images in (("left", left), ("right", right)):
-        outside = Q4_PAIRS - shared_rows(images, X)
+        outside = Q2_PAIRS - shared_rows(images, X)
         if shared_rows(images, data.X_test):
             raise Wrong(f"{name} contains test images: they must stay out of every pretraining set.")
         if outside:
             raise Wrong(
-                f"{outside} of your {name} images are not among the labeled images you were given: pairs built "
-                "from images whose labels you do not have leak labels into pretraining.",
-                "Draw both images of every pair from X (the labeled images), and compare their labels y.",
+                f"{outside} of your {name} images are not among the images you were given.",
+                "Draw both images of every pair from X, and compare their labels y.",
             )
     truth = (_labels_of(left, X, y) == _labels_of(right, X, y)).astype(float)
     if np.all(same == 1 - truth):
@@ -400,7 +184,14 @@ def _check_pairs(function) -> None:
             "different, and a network would learn to answer 'different' every time.",
             "Make every second pair a same-digit pair: pick i, then j among the other images with y[j] == y[i].",
         )
-    again = call(function, X.copy(), y.copy(), Q4_PAIRS, np.random.default_rng(1), what="`make_pairs(...)`")
+    if not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(result, twin, strict=True)):
+        raise Wrong(
+            "two generators in the same state gave different pairs: your function also draws from the global "
+            "np.random (np.random.randint, np.random.choice, ...), so a seed no longer reproduces the pairs, and "
+            "pretrainings side by side would not see the pairs you think.",
+            "Draw every random number from the generator you are given: rng.integers(...), rng.choice(...).",
+        )
+    again = call(function, X.copy(), y.copy(), Q2_PAIRS, np.random.default_rng(1), what="`make_pairs(...)`")
     if np.array_equal(np.asarray(again[0]), left):
         raise Wrong(
             "a different rng gave the same pairs: draw them with the rng you are given.", "rng.integers, rng.choice"
@@ -408,18 +199,18 @@ def _check_pairs(function) -> None:
 
 
 def _demo_pairs(function) -> None:
-    data = _q4_data()
-    n = len(data.y_labeled)
-    print(f"From {n} labeled images: {n * (n - 1) // 2} possible pairs, balanced, none outside the labeled set.")
+    n = len(_q2_data().y_labeled)
+    print(f"From {n} images: {n * (n - 1) // 2} possible pairs; yours are balanced and reproducible from the rng.")
 
 
-q4 = Exercise(
-    name="same-digit pairs from the few labels",
+q2 = Exercise(
+    name="'same digit or not?' pairs from a generator",
     checker=_check_pairs,
     hints=[
         "Loop over the pairs: pick i = rng.integers(len(y)); for a same-digit pair choose j among "
         "np.flatnonzero((y == y[i]) & (np.arange(len(y)) != i)), otherwise among np.flatnonzero(y != y[i]).",
-        "Alternate same and different (k % 2 == 0) for balance; return X[left], X[right], same.",
+        "Alternate same and different (k % 2 == 0) for balance, use only rng (rng.integers, rng.choice), and "
+        "return X[left], X[right], same.",
     ],
     solution_text="""
 def make_pairs(X, y, n_pairs, rng):
@@ -434,4 +225,149 @@ def make_pairs(X, y, n_pairs, rng):
     return X[left], X[right], np.array(same)
 """,
     on_pass=_demo_pairs,
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Exercise 3: a linear probe first, then fine-tune everything
+# ------------------------------------------------------------------------------------------------------------
+
+Q3_EPOCHS = 5
+
+
+@functools.cache
+def _q3_encoder_weights() -> list[np.ndarray]:
+    """Return weights for the check's encoder (64 -> 128 -> 64, ReLU), distinctive enough to recognize."""
+    from utils.pretraining import ENCODER_SIZES, new_encoders
+
+    stack = new_encoders(1, np.random.default_rng(70))
+    weights = []
+    for W, b in zip(stack.weights, stack.biases, strict=True):
+        weights += [W[0].astype(np.float32), b[0, 0].astype(np.float32) + 0.01]
+    assert weights[0].shape == ENCODER_SIZES[:2]
+    return weights
+
+
+def _q3_encoder():
+    import keras
+
+    from utils.pretraining import keras_encoder
+
+    keras.utils.set_random_seed(7)
+    encoder = keras_encoder()
+    encoder.set_weights(_q3_encoder_weights())
+    return encoder
+
+
+class _FitRecorder:
+    """Record, at every ``fit`` of any Keras model, how many weight arrays train and the weights before and after."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    def __enter__(self):
+        import keras
+
+        self._fit = original = keras.Model.fit
+        calls = self.calls
+
+        def fit(model, *args, **kwargs):
+            calls.append({"trainable": len(model.trainable_weights), "before": [w.copy() for w in model.get_weights()]})
+            history = original(model, *args, **kwargs)
+            calls[-1]["after"] = [w.copy() for w in model.get_weights()]
+            return history
+
+        keras.Model.fit = fit
+        return self
+
+    def __exit__(self, *exc):
+        import keras
+
+        keras.Model.fit = self._fit
+
+
+def _same(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _check_probe_then_fine_tune(function) -> None:
+    function = as_callable(function, "probe_then_fine_tune")
+    encoder = _q3_encoder()
+    pretrained = [w.copy() for w in encoder.get_weights()]
+    data = few_label_splits(labels_per_class=2, seed=0)
+    n_enc = len(pretrained)
+    with _FitRecorder() as recorder:
+        model = call(function, encoder, data.X_labeled.copy(), data.y_labeled.copy(), Q3_EPOCHS, Q3_EPOCHS)
+    if not _same(encoder.get_weights(), pretrained):
+        raise Wrong(
+            "the encoder you were given changed: your classifier shares its layers instead of copying them, so "
+            "fine-tuning altered the pretrained encoder itself.",
+            "Copy it: copy = keras.models.clone_model(encoder); copy.set_weights(encoder.get_weights()).",
+        )
+    calls = recorder.calls
+    if calls and calls[0]["trainable"] > 2:
+        raise Wrong(
+            "your first training already trains the encoder together with the new, random output layer: its large "
+            "early gradients flow into the pretrained features and wreck them. Train the new layer alone first "
+            "(a linear probe), then fine-tune (Kumar et al. 2022).",
+            "Set copy.trainable = False, compile, fit; then copy.trainable = True, compile again, fit.",
+        )
+    if len(calls) < 2:
+        raise Wrong(
+            f"your function called fit {len(calls)} time(s): a linear probe (only the new layer trains), then "
+            "fine-tuning (everything trains) needs two trainings.",
+            "fit once with the copy frozen (copy.trainable = False), then unfreeze it, compile again and fit again.",
+        )
+    first, last = calls[0], calls[-1]
+    if not _same(first["before"][:n_enc], pretrained):
+        raise Wrong(
+            "the encoder in your classifier does not start from the pretrained weights: keras.models.clone_model "
+            "copies the architecture with NEW random weights.",
+            "After clone_model, copy the weights: copy.set_weights(encoder.get_weights()).",
+        )
+    if not _same(last["before"][n_enc:], first["after"][n_enc:]):
+        raise Wrong(
+            "fine-tuning did not start from the probe's output layer: the layer trained in the probe was replaced.",
+            "Keep the same model: unfreeze its encoder copy and fit it again.",
+        )
+    if last["trainable"] <= 2 or _same(last["after"][:n_enc], last["before"][:n_enc]):
+        raise Wrong(
+            "the encoder did not change during fine-tuning: it is still frozen, or its new trainable flag was "
+            "ignored because the model was not compiled again after changing it.",
+            "copy.trainable = True, then model.compile(...) again (Keras builds its training step at compile), "
+            "then fit.",
+        )
+    logits = np.asarray(model(data.X_test[:16], training=False), dtype=np.float64)
+    if logits.shape != (16, N_CLASSES):
+        raise Wrong(f"your model outputs shape {logits.shape} for 16 images; it should output 10 class scores each.")
+
+
+def _demo_probe_then_fine_tune(function) -> None:
+    print("Probe first (only the new layer learned), then everything, starting from the probe: the order that keeps")
+    print("the pretrained features (the chapter measures what skipping the probe costs).")
+
+
+q3 = Exercise(
+    name="a linear probe, then fine-tuning",
+    checker=_check_probe_then_fine_tune,
+    hints=[
+        "Copy the encoder with its weights (clone_model + set_weights), freeze the copy, put a new Dense(10) on top, "
+        "compile and fit: that is the linear probe.",
+        "Then copy.trainable = True, compile again (with a smaller learning rate), and fit the same model again.",
+    ],
+    solution_text="""
+def probe_then_fine_tune(encoder, X, y, probe_epochs, tune_epochs):
+    copy = keras.models.clone_model(encoder)
+    copy.set_weights(encoder.get_weights())  # clone_model alone draws new random weights
+    copy.trainable = False
+    model = keras.Sequential([copy, keras.layers.Dense(10)])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(keras.optimizers.Adam(1e-2), loss, jit_compile=False)
+    model.fit(X, y, epochs=probe_epochs, batch_size=len(X), verbose=0)  # the linear probe
+    copy.trainable = True
+    model.compile(keras.optimizers.Adam(1e-3), loss, jit_compile=False)  # again: trainable changed
+    model.fit(X, y, epochs=tune_epochs, batch_size=len(X), verbose=0)  # fine-tune everything
+    return model
+""",
+    on_pass=_demo_probe_then_fine_tune,
 )
