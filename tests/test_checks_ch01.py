@@ -280,7 +280,7 @@ def test_q4_accepts_a_range(scale):
         (0.1, "collapse", "looks like a standard deviation"),
         (1e6, "far too large", "Try a smaller scale"),
         (-1.0, "positive", None),
-        ("1.2", "should be a number, got str", None),
+        ("1.2", "you returned the text '1.2'", "f-string"),
         (True, "should be a number, got bool", None),
         ([1.2], "should be a number, got list", None),
     ],
@@ -339,3 +339,73 @@ def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):
     monkeypatch.setattr(ch01.q4, "on_pass", _raises)
     assert ch01.q4.check(solved["scale"])
     assert "could not run" in capsys.readouterr().out
+
+
+def _norms_with_loss(**loss_kwargs):
+    """Return a layer_gradient_norms whose loss gets ``loss_kwargs`` (e.g. a wrong from_logits=True)."""
+    keras, tf = _tf()
+
+    def layer_gradient_norms(model, x, y):
+        kernels = [layer.kernel for layer in model.layers]
+        with tf.GradientTape() as tape:
+            loss = keras.losses.SparseCategoricalCrossentropy(**loss_kwargs)(y, model(x))
+        return np.array([float(tf.norm(g)) for g in tape.gradient(loss, kernels)])
+
+    return layer_gradient_norms
+
+
+def test_q3_catches_from_logits_on_softmax_outputs():
+    """Keras' TensorFlow backend undoes from_logits=True for its own softmax (the check used to pass it):
+    the check's second model ends with tf.nn.softmax, where the mistake shows."""
+    assert ch01.q3.evaluate(_norms_with_loss()).passed
+    result = ch01.q3.evaluate(_norms_with_loss(from_logits=True))
+    assert_caught(result, "from_logits=True", "from_logits=False")
+    assert "softmax" in result.message and "softmax" in result.hint
+
+
+def test_q3_the_plain_softmax_model_computes_the_same_probabilities():
+    plain, keras_softmax = ch01.q3_model(3, 16, plain_softmax=True), ch01.q3_model(3, 16)
+    x, _ = ch01._q3_batch()
+    assert np.allclose(np.asarray(plain(x)), np.asarray(keras_softmax(x)), atol=1e-6)
+
+
+def test_q3_accepts_float32_tensors_and_lists(solved):
+    keras, tf = _tf()
+
+    def as_tensors(model, x, y):
+        return [tf.constant(v, tf.float32) for v in solved["layer_gradient_norms"](model, x, y)]
+
+    def as_size_1_arrays(model, x, y):
+        return [np.array([v]) for v in solved["layer_gradient_norms"](model, x, y)]
+
+    assert ch01.q3.evaluate(as_tensors).passed and ch01.q3.evaluate(as_size_1_arrays).passed
+
+
+def test_q3_refuses_norms_returned_as_text(solved):
+    def as_text(model, x, y):
+        return [f"{v:.3g}" for v in solved["layer_gradient_norms"](model, x, y)]
+
+    assert_caught(ch01.q3.evaluate(as_text), "holds text", "f-string")
+
+
+@pytest.mark.parametrize(
+    "transform", [str, lambda v: f"{v:.4f}", lambda v: np.array([str(v)])], ids=["str", "f-string", "text array"]
+)
+def test_q2_and_q4_refuse_numbers_given_as_text(solved, transform):
+    result = ch01.q2.evaluate(transform(solved["max_slope"]), solved["z_at_max"], solved["best_case_10"])
+    assert_caught(result, "text", "str(...)")
+    assert_caught(ch01.q4.evaluate(transform(solved["scale"])), "text", "f-string")
+
+
+@pytest.mark.parametrize("wrap", [lambda v: np.array([v]), np.float32, lambda v: np.array([[v]])], ids=repr)
+def test_q2_and_q4_accept_size_1_arrays_and_float32_with_their_demo(solved, wrap, capsys):
+    assert ch01.q2.check(wrap(solved["max_slope"]), wrap(solved["z_at_max"]), wrap(solved["best_case_10"]))
+    assert ch01.q4.check(wrap(solved["scale"]))
+    assert "could not run" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("order", [(2, 1, 0), (1, 0, 2), (0, 2, 1)], ids=str)
+def test_q2_says_when_right_values_come_in_another_order(solved, order):
+    values = [solved["max_slope"], solved["z_at_max"], solved["best_case_10"]]
+    result = ch01.q2.evaluate(*[values[i] for i in order])
+    assert_caught(result, "not in the order", "check(max_slope, z_at_max, best_case_10)")

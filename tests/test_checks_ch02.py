@@ -256,3 +256,34 @@ def test_passing_checks_print_their_demo(solved, capsys):
     assert "Your choices on two more draws" in out and "4 × Glorot" in out
     assert ch02.q4.check(solved["kept_fraction"], solved["leaky_he_std"])
     assert "plain He" in capsys.readouterr().out
+
+
+def test_q2_says_when_the_two_functions_come_in_the_other_order(solved):
+    result = ch02.q2.evaluate(solved["he_normal_std"], solved["glorot_uniform_limit"])
+    _wrong(result, "He's normal σ", "check(glorot_uniform_limit, he_normal_std)")
+
+
+@pytest.mark.parametrize(
+    "transform", [str, lambda v: f"{v:.3f}", lambda v: np.array([str(v)])], ids=["str", "f", "arr"]
+)
+def test_numbers_given_as_text_are_refused_saying_so(solved, transform):
+    def limit_as_text(shape):
+        return transform(solved["glorot_uniform_limit"](shape))
+
+    _wrong(ch02.q2.evaluate(limit_as_text, solved["he_normal_std"]), "text", "str(")
+    _wrong(ch02.q4.evaluate(transform(solved["kept_fraction"]), solved["leaky_he_std"]), "text", "f-string")
+
+    def fans_as_text(shape):
+        return tuple(transform(v) for v in solved["fans"](shape))
+
+    _wrong(ch02.q1.evaluate(fans_as_text), "text")
+
+
+@pytest.mark.parametrize("wrap", [lambda v: np.array([v]), np.float32, np.array], ids=["size-1", "float32", "0-d"])
+def test_numbers_as_size_1_arrays_or_float32_pass(solved, wrap, capsys):
+    def limit(shape):
+        return wrap(solved["glorot_uniform_limit"](shape))
+
+    assert ch02.q2.check(limit, solved["he_normal_std"])
+    assert ch02.q4.check(wrap(solved["kept_fraction"]), solved["leaky_he_std"])
+    assert "could not run" not in capsys.readouterr().out

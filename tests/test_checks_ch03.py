@@ -422,3 +422,44 @@ def test_a_failing_demo_does_not_raise(capsys, monkeypatch, solved):
     monkeypatch.setattr(ch03.q4, "on_pass", _raises)
     assert ch03.q4.check(*answers(solved, "q4"))
     assert "could not run" in capsys.readouterr().out
+
+
+def test_q4_refuses_a_standardized_array_returned_as_text(solved):
+    """np.asarray(text, dtype=float) converts: standardize returning text used to pass."""
+
+    def standardize_as_text(X):
+        return solved["standardize"](X).astype(str)
+
+    result = ch03.q4.evaluate(solved["lecun_std"], standardize_as_text)
+    assert_caught(result, "holds text", "str(")
+
+
+@pytest.mark.parametrize("transform", [str, lambda v: f"{v:.3f}"], ids=["str", "f-string"])
+def test_numbers_returned_as_text_are_refused_saying_so(solved, transform):
+    def lecun_std_as_text(fan_in, fan_out):
+        return transform(solved["lecun_std"](fan_in, fan_out))
+
+    def dead_fraction_as_text(batches):
+        return transform(solved["dead_fraction"](batches))
+
+    assert_caught(ch03.q4.evaluate(lecun_std_as_text, solved["standardize"]), "the text", "f-string")
+    assert_caught(ch03.q3.evaluate(dead_fraction_as_text), "the text", "f-string")
+
+
+def test_float32_and_size_1_answers_pass_with_their_demo(solved, capsys):
+    def lecun_std_size_1(fan_in, fan_out):
+        return np.array([solved["lecun_std"](fan_in, fan_out)], dtype=np.float32)
+
+    def dead_fraction_size_1(batches):
+        return np.array([solved["dead_fraction"](batches)])
+
+    assert ch03.q4.check(lecun_std_size_1, solved["standardize"])
+    assert ch03.q3.check(dead_fraction_size_1)  # its demo used to fail on float(array([0.2]))
+    assert "could not run" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["q1", "q2"])
+def test_functions_passed_in_the_other_order_are_told_so(solved, name):
+    first, second = answers(solved, name)
+    result = QUESTIONS[name].evaluate(second, first)
+    assert_caught(result, "in the other order", f"ch03.{name}.check(")

@@ -313,6 +313,21 @@ def test_q4_catches_mistakes(mistake, message, hint):
     assert hint.lower() in (result.hint or "").lower()
 
 
+@pytest.mark.parametrize("mistake", ["last batch dropped", "mean of batches"])
+def test_q4_counts_examples_in_whole_numbers(mistake):
+    """The message used to say "236.2 of 270 examples right": a count of examples is a whole number."""
+    import re
+
+    result = ch04.q4.evaluate(_evaluation(mistake))
+    assert not result.passed
+    assert not re.search(r"\d\.\d+ of \d+ examples", result.message), result.message
+    counts = re.findall(r"(\d+(?:\.\d+)?) of (\d+) examples", result.message)
+    assert counts and all(float(c).is_integer() for c, _ in counts), result.message
+    if mistake == "mean of batches":
+        assert "no whole number" in result.message and "per-batch" in result.message
+        assert "divide by len(X) once" in result.hint
+
+
 def test_q4_leaves_its_model_unchanged_after_a_training_mode_answer():
     model, _, _ = ch04._q4_reference()
     saved = [v.numpy().copy() for v in model.non_trainable_variables]

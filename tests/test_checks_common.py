@@ -18,7 +18,7 @@ import pytest
 import utils.checks
 from tests.checking import assert_caught
 from tests.notebooks import ROOT
-from utils.checks._core import Exercise, Wrong, as_float, call
+from utils.checks._core import Exercise, Wrong, as_array, as_float, call, close, single_number
 
 
 def _exercises():
@@ -50,6 +50,7 @@ BROKEN = {
     "None": None,
     "Ellipsis": ...,
     "text": "0.25",
+    "text array": np.array(["0.25"]),
     "bool": True,
     "nan": float("nan"),
     "inf": float("inf"),
@@ -59,6 +60,7 @@ BROKEN = {
     "placeholder function": _placeholder,
     "returns nan": lambda *args, **kwargs: np.nan,
     "returns text": lambda *args, **kwargs: "oops",
+    "returns a number as text": lambda *args, **kwargs: "0.25",
     "returns dict": lambda *args, **kwargs: {"a": 1},
     "returns wrong shape": lambda *args, **kwargs: np.zeros((2, 2)),
     "returns four things": lambda *args, **kwargs: (1, 2, 3, 4),
@@ -172,7 +174,7 @@ def test_as_float_accepts_any_single_number(value):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("0.5", "got str"),
+        ("0.5", "the text '0.5'"),
         (True, "got bool"),
         (np.array([True]), "boolean"),
         ([0.5], "got list"),
@@ -193,3 +195,208 @@ def test_a_verdict_is_truthy_on_a_pass_and_shows_nothing():
 
     assert Verdict(True) and not Verdict(False)
     assert Verdict(True)._ipython_display_() is None and "passed=True" in repr(Verdict(True))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A number is a number: text is refused with a message that says so, size-1 arrays are numbers
+# ------------------------------------------------------------------------------------------------------------
+
+TEXTS = {
+    "str(norm)": str(2.31),
+    "f-string": f"{2.3109:.2f}",
+    "np.str_": np.str_("2.31"),
+    "bytes": b"2.31",
+    "0-d text array": np.array("2.31"),
+    "size-1 text array": np.array(["2.31"]),
+    "np.asarray(text)": np.asarray(f"{2.31:.2f}"),
+}
+
+
+@pytest.mark.parametrize("value", TEXTS.values(), ids=TEXTS.keys())
+def test_as_float_refuses_text_saying_so(value):
+    with pytest.raises(Wrong) as wrong:
+        as_float(value, "the norm")
+    assert "text" in wrong.value.message and "2.31" in wrong.value.message
+    assert "float(" in wrong.value.message or "numbers themselves" in wrong.value.message
+    assert "str(" in wrong.value.hint and "f-string" in wrong.value.hint
+
+
+@pytest.mark.parametrize(
+    "value",
+    [["0.1", "0.2"], np.array(["0.1", "0.2"]), "0.1", np.array([b"0.1"])],
+    ids=["list", "array", "str", "bytes"],
+)
+def test_as_array_refuses_text_that_numpy_would_convert(value):
+    assert np.asarray(value, dtype=str).size  # numpy itself would turn most of these into floats
+    with pytest.raises(Wrong) as wrong:
+        as_array(value, "the norms")
+    assert "text" in wrong.value.message and wrong.value.hint
+
+
+def test_close_never_matches_text():
+    assert not close("2.31", 2.31) and not close(2.31, np.array(["2.31"])) and close(np.array([2.31]), 2.31)
+
+
+def test_a_tensor_of_text_is_refused_and_a_size_1_tensor_is_a_number():
+    import tensorflow as tf
+
+    with pytest.raises(Wrong, match="the text '2.5'"):
+        as_float(tf.constant("2.5"), "x")
+    assert as_float(tf.constant([2.5]), "x") == 2.5
+
+
+@pytest.mark.parametrize(
+    "value", [np.array([1.25]), np.array([[1.25]]), np.float32(1.25), np.percentile([1.0, 1.5], [50])], ids=repr
+)
+def test_a_demo_after_a_pass_gets_a_size_1_array_as_a_number(value, capsys):
+    """ch05 q2's demo used to crash after a pass on np.percentile(norms, [90]) (a shape (1,) array)."""
+    question = Exercise(
+        "a number", lambda x: as_float(x, "x"), hints=[], solution_text="", on_pass=lambda x: print(f"{x:.2f}")
+    )
+    assert question.check(value)
+    out = capsys.readouterr().out
+    assert "1.25" in out and "could not run" not in out
+    assert single_number(np.array([3])) == 3 and isinstance(single_number(np.array([3])), int)
+    assert single_number(np.zeros(2)).shape == (2,) and single_number("a") == "a"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# An error is located at the learner's own line, never in numpy's Cython, autograph's code or the check's helpers
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _run(learner, *args):
+    def checker(function):
+        call(function, *args, what="`learner(...)`")
+
+    return Exercise("a check", checker, hints=[], solution_text="").evaluate(learner)
+
+
+def test_an_error_raised_inside_numpys_cython_is_located_at_the_learners_line():
+    def learner(n):
+        rng = np.random.default_rng(0)
+        return rng.normal(0, -1.0, n)  # a negative scale: numpy raises from its Cython code
+
+    result = _run(learner, 3)
+    assert "your code raised ValueError" in result.message
+    assert "of learner" in result.message and "rng.normal(0, -1.0, n)" in result.message
+    assert (
+        ".pyx" not in result.message
+        and "_common.pyx" not in result.message
+        and "check_constraint" not in result.message
+    )
+
+
+def test_an_error_inside_tensorflow_is_located_at_the_learners_line():
+    import tensorflow as tf
+
+    def learner(x):
+        return tf.matmul(tf.ones((2, 3)), tf.ones((2, 3)))  # shapes that do not multiply
+
+    result = _run(learner, 1)
+    assert "your code raised InvalidArgumentError" in result.message and "tf.matmul(" in result.message
+    assert "site-packages" not in result.message and "function_node" not in result.message
+
+
+def test_an_error_in_code_run_by_tf_function_is_mapped_back_to_the_learners_line():
+    """Autograph runs converted code from a generated file: "line 174 of if_body_11" is no place to look."""
+    import tensorflow as tf
+
+    def step(x):
+        y = x * 2
+        if tf.reduce_sum(y) > 0:
+            y = y + y.numpy()  # no .numpy() in a graph
+        return y
+
+    def checker(function):
+        tf.function(function)(tf.ones(3))
+
+    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(step)
+    assert "your code raised AttributeError" in result.message and "of step" in result.message
+    assert "y.numpy()" in result.message and "tf.function" in result.message
+    assert (
+        "if_body" not in result.message and "autograph" not in result.message and "in user code" not in result.message
+    )
+    assert ".numpy()" in result.hint
+
+
+def test_a_learner_frame_is_neither_cython_nor_generated_nor_the_course():
+    from utils.checks._core import _is_learner_file
+
+    assert _is_learner_file("/tmp/ipykernel_123/456.py") and _is_learner_file("<string>")
+    assert _is_learner_file("/home/ada/course/my_answers.py")
+    for filename in (
+        "numpy/random/_generator.pyx",
+        "/tmp/__autograph_generated_fileldgpujaa.py",
+        "<__array_function__ internals>",
+        "<frozen importlib._bootstrap>",
+        utils.checks._core.__file__,
+        np.__file__,
+    ):
+        assert not _is_learner_file(filename), filename
+
+
+def test_the_checks_own_failure_after_the_learners_code_returned_is_not_blamed_on_them():
+    def learner(n):
+        return n  # fine
+
+    def checker(function):
+        value = call(function, 1)
+        return {}[value]  # the check's own bug, after the learner's code returned
+
+    from utils.checks import _core
+
+    checker.__code__ = checker.__code__.replace(co_filename=_core.__file__)  # as if written in utils/checks
+    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(learner)
+    assert "your code raised" not in result.message and "please report" in result.message
+    assert "KeyError" in result.message and "type and shape" in result.hint
+
+
+def test_a_declared_mistake_pairs_its_message_and_hint():
+    from utils.checks._core import Mistake
+
+    mistake = Mistake("the threshold {value:g} clips every step.", "Pick it from a healthy run's norms, not {value:g}.")
+    wrong = mistake.wrong(value=0.5)
+    assert isinstance(wrong, Wrong) and wrong.message == "the threshold 0.5 clips every step."
+    assert wrong.hint == "Pick it from a healthy run's norms, not 0.5."
+    assert Mistake("no hint").wrong().hint is None
+
+
+def test_an_op_that_fails_as_a_graph_runs_is_located_at_the_learners_line():
+    """TensorFlow raises "Graph execution error" from its executor: the op's definition is the learner's line."""
+    import tensorflow as tf
+
+    def step(x):
+        return tf.gather(x, tf.constant([5]))  # out of range, found only when the graph runs
+
+    def checker(function):
+        tf.function(function)(tf.ones(3))
+
+    from utils.checks import _core
+
+    checker.__code__ = checker.__code__.replace(co_filename=_core.__file__)  # the check's own code calls it
+    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(step)
+    assert "your code raised InvalidArgumentError: indices[0] = 5 is not in [0, 3)" in result.message
+    assert "of step" in result.message and "tf.gather(" in result.message
+    assert "Graph execution error" not in result.message and "{{node" not in result.message
+
+
+def test_a_function_given_as_its_name_or_its_result_gets_a_hint():
+    from utils.checks._core import as_callable
+
+    with pytest.raises(Wrong) as wrong:
+        as_callable("fans", "fans")
+    assert "got str" in wrong.value.message and "without quotes" in wrong.value.hint
+    with pytest.raises(Wrong) as wrong:
+        as_callable(np.zeros(3), "fans")
+    assert "without parentheses" in wrong.value.hint and "check(fans)" in wrong.value.hint
+
+
+@pytest.mark.parametrize(("chapter", "question"), EXERCISES)
+def test_a_learners_function_that_raises_is_told_where_in_every_chapter(chapter, question):
+    """Whichever check runs it (directly, in tf.function, in a fit), the error is the learner's, at their line."""
+    result = question.evaluate(*[_raises] * _arity(question))
+    assert not result.passed
+    if "RuntimeError" in result.message:
+        assert "your code raised RuntimeError: the learner's code failed (line" in result.message, result.message
+        assert "of _raises" in result.message and "please report" not in result.message

@@ -7,8 +7,10 @@ hint. Each chapter's module (``utils.checks.ch01``...) defines one :class:`Exerc
 from __future__ import annotations
 
 import inspect
+import linecache
 import math
 import numbers
+import re
 import sysconfig
 import traceback
 import warnings
@@ -29,6 +31,22 @@ class Wrong(Exception):  # noqa: N818 (read as "the answer is wrong", not as an 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
         self.message, self.hint = message, hint
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical mistake, declared once with the message that names it and the hint that fits that message.
+
+    A checker raises ``mistake.wrong(**values)``, and its test asserts that very text: the hint can then never
+    follow a message it contradicts. ``message`` and ``hint`` may hold ``{placeholders}`` for ``values``.
+    """
+
+    message: str
+    hint: str | None = None
+
+    def wrong(self, **values) -> Wrong:
+        """Return the :class:`Wrong` to raise, with ``values`` filled into the message and the hint."""
+        return Wrong(self.message.format(**values), self.hint.format(**values) if self.hint else None)
 
 
 class Unanswered(Wrong):
@@ -106,7 +124,7 @@ class Exercise:
             print(f"💡 Hint: {result.hint}")
         if result.passed and self.on_pass is not None:
             try:
-                self.on_pass(*answer)
+                self.on_pass(*[single_number(a) for a in answer])
             except Exception as exc:  # a demo must never turn a pass into a traceback
                 print(f"(The demo that follows this check could not run: {type(exc).__name__}: {exc})")
         return Verdict(result.passed)
@@ -130,15 +148,50 @@ def _unanswered(answer) -> bool:
 
 
 _UTILS_DIR = str(Path(__file__).resolve().parent.parent)
-_NOT_LEARNER = ("site-packages", "dist-packages", "<frozen ")
+_NOT_LEARNER = ("site-packages", "dist-packages", "<frozen ", "__autograph_generated_file")
+_COMPILED = (".pyx", ".pxd", ".pxi", ".so", ".pyd")  # Cython and extension modules (numpy.random's are Cython)
+_LEARNER_PSEUDO_FILES = ("<string>", "<stdin>", "<ipython-input", "<cell")  # exec, a console, IPython
 _STDLIB = tuple({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]})
 
 
 def _is_learner_file(filename: str) -> bool:
-    """Return True for code the learner wrote (a notebook cell, a script), not the course's, Python's or a library's."""
+    """Return True for code the learner wrote (a notebook cell, a script), not the course's, Python's or a library's.
+
+    Not the learner's: the course's ``utils``, the standard library, installed packages, Cython sources
+    (``numpy/random/_generator.pyx``), autograph's generated files, and pseudo-files such as
+    ``<__array_function__ internals>``; a notebook cell (``/tmp/ipykernel_<pid>/<n>.py``) or ``<string>`` is.
+    """
     if filename.startswith(_UTILS_DIR) or filename.startswith(_STDLIB):
         return False
-    return not any(part in filename for part in _NOT_LEARNER)
+    if filename.endswith(_COMPILED) or any(part in filename for part in _NOT_LEARNER):
+        return False
+    return not filename.startswith("<") or filename.startswith(_LEARNER_PSEUDO_FILES)
+
+
+def _is_autograph_file(filename: str) -> bool:
+    return "__autograph_generated_file" in filename
+
+
+@dataclass
+class _Where:
+    """Where the learner's code raised: its function, line and source text (any may be unknown)."""
+
+    name: str
+    lineno: int | None = None
+    line: str = ""
+    filename: str = ""
+    graph: bool = False  # the code ran as a TensorFlow graph (inside tf.function), converted by autograph
+
+    def describe(self) -> str:
+        """Return e.g. "line 7 of step: `z = y.numpy()`" (with the file's name when it is a real file)."""
+        text = f"line {self.lineno} of {self.name}" if self.lineno else f"in {self.name}"
+        if self.filename and Path(self.filename).is_file() and "ipykernel_" not in self.filename:
+            text += f" in {Path(self.filename).name}"
+        if self.line:
+            text += f": `{self.line.strip()}`"
+        if self.graph:
+            text += ", run as a TensorFlow graph by tf.function"
+        return text
 
 
 def _learner_frame(exc: BaseException) -> traceback.FrameSummary | None:
@@ -147,25 +200,87 @@ def _learner_frame(exc: BaseException) -> traceback.FrameSummary | None:
     return mine[-1] if mine else None
 
 
+def _learner_location(exc: BaseException) -> _Where | None:
+    """Return where in the learner's code ``exc`` was raised, or None when it was raised by other code only.
+
+    Walks the traceback to its last frame in the learner's code. Code that autograph converted (a function run
+    inside ``tf.function``) runs from a generated file ("line 174 of if_body_11"): it is mapped back to the
+    learner's own line through the error's metadata when TensorFlow attached it, else named by its function.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    generated = [f for f in frames if _is_autograph_file(f.filename)]
+    if generated:
+        metadata = getattr(exc, "ag_error_metadata", None)
+        stack = getattr(metadata, "translated_stack", None) or ()
+        mine = [f for f in stack if _is_learner_file(getattr(f, "filename", ""))]
+        if mine:
+            frame = mine[-1]
+            return _Where(frame.function_name, frame.lineno, frame.code or "", frame.filename, graph=True)
+        if not stack:  # no map back: name the learner's function (autograph names it tf__<name>)
+            outer = next((f.name for f in generated if f.name.startswith("tf__")), generated[0].name)
+            return _Where(outer.removeprefix("tf__"), graph=True)
+    defined = _graph_frames(exc)  # a graph's op failed as it ran: TensorFlow names where the op was defined
+    if defined:
+        filename, lineno, name = defined[-1]
+        return _Where(name, lineno, linecache.getline(filename, lineno), filename, graph=True)
+    frame = _learner_frame(exc)
+    if frame is None:
+        return None
+    return _Where(frame.name, frame.lineno, frame.line or "", frame.filename)
+
+
+_DEFINED_AT = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
+
+
+def _graph_frames(exc: BaseException) -> list[tuple[str, int, str]]:
+    """Return the learner's frames that TensorFlow lists under "defined at" in a graph execution error."""
+    text = str(exc)
+    if "defined at (most recent call last)" not in text:
+        return []
+    found = [(f, int(n), name) for f, n, name in _DEFINED_AT.findall(text)]
+    return [frame for frame in found if _is_learner_file(frame[0]) and frame[2] != "<module>"]
+
+
+_TF_NODE_PREFIX = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Keras makes parts of its messages bold in a terminal
+
+
+def _error_text(exc: BaseException, limit: int = 300) -> str:
+    """Return the error's own message, short: autograph's "in user code" preamble and TF's node prefix removed."""
+    metadata = getattr(exc, "ag_error_metadata", None)
+    text = str(getattr(metadata, "cause_message", None) or exc).strip()
+    if "in user code:" in text:  # autograph's report: the original message is the last paragraph
+        text = text.split("\n\n")[-1].strip()
+    if "defined at (most recent call last)" in text:  # a graph execution error: the cause follows the frames
+        text = re.split(r"\n\s*\[\[\{\{node", text.split("\n\n")[-1])[0].strip()
+    text = _ANSI.sub("", _TF_NODE_PREFIX.sub("", text)).removeprefix(f"{type(exc).__name__}: ")
+    text = re.sub(r"\s+", " ", text).removesuffix(" name:").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _failure(exc: Exception) -> Result:
     """Return the Result for an exception that escaped a checker.
 
-    Only an exception that went through the learner's code is theirs ("your code raised ..."): one raised by the
-    check while it read an answer of an unexpected type is reported as that, never blamed on a line of theirs.
+    Only an exception that went through the learner's code is theirs ("your code raised ...", at their own line):
+    one raised by the check's own code after theirs returned (on an answer of an unexpected type, or a fault of
+    the check) is reported as the check's failure, never blamed on a line of theirs.
     """
-    where = _learner_frame(exc)
+    where = _learner_location(exc)
+    name = type(exc).__name__
     if where is not None:
         called = getattr(exc, "_check_call", None)
         return Result(
             False,
-            f"{WRONG}: your code raised {type(exc).__name__}: {exc} (line {where.lineno} of {where.name}"
-            + (f", when the check ran {called}" if called else "")
+            f"{WRONG}: your code raised {name}: {_error_text(exc)} ({where.describe()}"
+            + (f"; the check ran {called}" if called else "")
             + ").",
             _error_hint(exc),
         )
     return Result(
         False,
-        f"{WRONG}: the check could not read your answer ({type(exc).__name__}: {exc}).",
+        f"{WRONG}: the check could not read your answer: its own code raised {name}: {_error_text(exc)}. "
+        "If your answer is what the exercise asks for (the type and shape it names), the check itself failed: "
+        "please report it, with this message.",
         "Look at what your answer is (run it, or call your function, in its own cell and print the result): "
         "the exercise says which type and shape it should have.",
     )
@@ -184,13 +299,18 @@ _ERROR_HINTS = (  # (exception type, words of its message, hint): errors with a 
         "A function of the math module (math.exp, math.sqrt, ...) takes one number: use numpy's (np.exp, np.sqrt), "
         "which work on whole arrays.",
     ),
+    (
+        AttributeError,
+        "symbolictensor' object has no attribute 'numpy'",
+        "Inside tf.function a tensor has no value yet, so .numpy() fails there: return or use the tensor itself.",
+    ),
 )
 
 
 def _error_hint(exc: Exception) -> str:
     """Return the hint for an exception raised by the learner's code."""
     for kind, words, hint in _ERROR_HINTS:
-        if isinstance(exc, kind) and words in str(exc).lower():
+        if isinstance(exc, kind) and words in _error_text(exc).lower():
             return hint
     return "Run your function on a small input in its own cell to see the full error."
 
@@ -201,15 +321,82 @@ def _error_hint(exc: Exception) -> str:
 
 
 _NAN_HINT = "Run your code on a small input in its own cell and print each step: the first NaN or inf shows where."
+_TEXT_HINT = (
+    "Return the value itself, not text made from it: drop the str(...), the f-string or the format(...) "
+    "(print it, if you like to see it, in its own line)."
+)
+
+
+def _text_of(value) -> str | None:
+    """Return the text ``value`` holds when it is text (str, bytes, a numpy string, an array or tensor of strings).
+
+    Text is no number even where numpy would convert it (``np.asarray("2.31", dtype=float)`` is 2.31, and
+    ``float(np.asarray("2.31"))`` too): a check must say so rather than accept it.
+    """
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):  # np.str_ is a str
+        return str(value)
+    if isinstance(value, numbers.Number) or not hasattr(value, "dtype"):
+        return None
+    kind = getattr(np.dtype(value.dtype), "kind", None) if isinstance(value, np.ndarray | np.generic) else None
+    if kind is None and "string" in str(getattr(value, "dtype", "")):  # a tf.string tensor
+        try:
+            value = np.asarray(value)
+        except Exception:  # noqa: BLE001 (a tensor numpy cannot read is left to the caller)
+            return None
+        kind = value.dtype.kind
+    if kind in ("U", "S") or (kind == "O" and any(isinstance(v, str | bytes) for v in np.ravel(value)[:8])):
+        items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in np.ravel(value)[:4]]
+        return (
+            items[0] if np.size(value) == 1 else ", ".join(repr(v) for v in items) + ("…" if np.size(value) > 4 else "")
+        )
+    return None
+
+
+def refuse_text(value, what: str, expected: str = "a number") -> None:
+    """Raise Wrong when ``value`` is text (e.g. ``str(norm)`` or ``f"{p90:.2f}"``), saying so; else do nothing."""
+    text = _text_of(value)
+    if text is None:
+        return
+    shown = text if len(text) <= 60 else text[:59] + "…"
+    if np.ndim(value) > 0:
+        raise Wrong(
+            f"{what} should be {expected}, but it holds text ({shown}); return the numbers themselves.", _TEXT_HINT
+        )
+    raise Wrong(
+        f"{what} should be {expected}: you returned the text '{shown}'; return the number itself, e.g. float(...).",
+        _TEXT_HINT,
+    )
+
+
+def single_number(value):
+    """Return a numpy array or scalar (or eager tensor) that holds one number as a plain Python number; else ``value``.
+
+    ``np.max(x, keepdims=True)`` or ``np.percentile(x, [90])`` is a number in all but its shape: the demos that run
+    after a pass get it as one, as the checks (:func:`as_float`) already do.
+    """
+    is_tensor = type(value).__name__ == "EagerTensor"
+    if not (isinstance(value, np.ndarray | np.generic) or is_tensor):
+        return value
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 (left as it is)
+        return value
+    if array.size == 1 and array.dtype.kind in "biuf":
+        return array.reshape(()).item()
+    return value
 
 
 def as_float(value, what: str) -> float:
     """Return ``value`` as a finite float, or raise Wrong saying what was expected.
 
     Numbers of any kind are accepted, and so are arrays and tensors that hold exactly one number (shape (1,),
-    (1, 1), ...): ``np.max(..., keepdims=True)`` is a number in all but its shape. Text, booleans and lists are not.
+    (1, 1), ...): ``np.max(..., keepdims=True)`` is a number in all but its shape. Text (even text of a number,
+    ``str(norm)``), booleans and lists are not.
     """
-    if isinstance(value, str | bytes | bool | np.bool_):  # float("0.5") works, but text is no answer
+    refuse_text(value, what)
+    if isinstance(value, bool | np.bool_):
         raise Wrong(f"{what} should be a number, got {type(value).__name__}.")
     if isinstance(value, list | tuple | dict | set):
         raise Wrong(
@@ -222,6 +409,8 @@ def as_float(value, what: str) -> float:
             array = np.asarray(value)
         except Exception:  # noqa: BLE001 (any tensor that numpy cannot read is no number)
             array = None
+        if array is not None:
+            refuse_text(array, what)
         if array is not None and array.dtype.kind in "biuf":
             if array.dtype.kind == "b":
                 raise Wrong(f"{what} should be a number, got a boolean array.")
@@ -244,7 +433,14 @@ def as_float(value, what: str) -> float:
 
 
 def as_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
-    """Return ``value`` as a finite float array (of ``shape`` if given), or raise Wrong."""
+    """Return ``value`` as a finite float array (of ``shape`` if given), or raise Wrong (text is refused)."""
+    expected = "a number" if shape == () else "an array of numbers"
+    refuse_text(value, what, expected)
+    if isinstance(value, list | tuple):  # ["0.1", "0.2"] would convert silently below
+        try:
+            refuse_text(np.asarray(value), what, expected)
+        except (TypeError, ValueError):  # ragged: the conversion below explains
+            pass
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -260,9 +456,14 @@ def as_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
 
 def as_callable(value, what: str) -> Callable:
     """Return ``value`` if it is a function, or raise Wrong."""
-    if not callable(value):
-        raise Wrong(f"{what} should be a function (def ...), got {type(value).__name__}.")
-    return value
+    if callable(value):
+        return value
+    name = what if what.isidentifier() else "my_function"
+    if isinstance(value, str):
+        hint = f"Pass the function itself, without quotes: check({name}), not check('{name}')."
+    else:  # most often what the function returned: check(f(x)) instead of check(f)
+        hint = f"Pass the function itself, without parentheses: check({name}), not check({name}(...))."
+    raise Wrong(f"{what} should be a function (def ...), got {type(value).__name__}.", hint)
 
 
 class BadSignature(Wrong):
@@ -311,7 +512,9 @@ def _check_signature(function: Callable, args: tuple, name: str) -> None:
 
 
 def close(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    """Return True when arrays or numbers agree within tolerance (NaN never agrees, nor shapes that differ)."""
+    """Return True when arrays or numbers agree within tolerance (never NaN, text or shapes that differ)."""
+    if _text_of(actual) is not None or _text_of(expected) is not None:
+        return False
     try:
         actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     except (TypeError, ValueError):

@@ -9,6 +9,8 @@ scale that keeps a 30-layer tanh network healthy. Each is an :class:`~utils.chec
 from __future__ import annotations
 
 import functools
+import warnings
+from itertools import permutations
 
 import numpy as np
 
@@ -93,6 +95,7 @@ def _check_max_slope(max_slope, z_at_max, best_case_10) -> None:
     slope = as_float(max_slope, "max_slope")
     where = as_float(z_at_max, "z_at_max")
     best = as_float(best_case_10, "best_case_10")
+    _check_order(slope, where, best)
     _check_slope(slope)
     if abs(where) > 0.1:
         if where == round(where) and where >= 1:
@@ -116,6 +119,22 @@ def _check_max_slope(max_slope, z_at_max, best_case_10) -> None:
             "It is steepest at its center, where σ(z) = 0.5: use z[np.argmax(...)] on a grid that contains it.",
         )
     _check_best_case(best)
+
+
+def _check_order(slope: float, where: float, best: float) -> None:
+    """Raise Wrong when the three answers are the right values in another order (e.g. the bound passed first)."""
+    expected = {"max_slope": MAX_SLOPE, "z_at_max": 0.0, "best_case_10": MAX_SLOPE**DEPTH_Q2}
+
+    def names(value):
+        return {n for n, e in expected.items() if abs(value - e) <= max(2e-3 * (n != "best_case_10"), 0.03 * e)}
+
+    values = (slope, where, best)
+    fits = [all(n in names(v) for n, v in zip(order, values, strict=True)) for order in permutations(expected)]
+    if any(fits[1:]) and not fits[0]:  # permutations() yields the right order first
+        raise Wrong(
+            "your three values are right, but not in the order the check takes them.",
+            "Pass them as ch01.q2.check(max_slope, z_at_max, best_case_10).",
+        )
 
 
 def _check_slope(slope: float) -> None:
@@ -218,6 +237,7 @@ best_case_10 = max_slope**10
 # ------------------------------------------------------------------------------------------------------------
 
 Q3_ARCHITECTURES = ((8, 32), (3, 16))  # (depth, width): two models, so that a hard-coded answer fails
+Q3_PLAIN_SOFTMAX = (False, True)  # the second model's softmax hides no logits: from_logits=True shows there
 Q3_BATCH_STARTS = (0, 128)  # the notebook's batch (X_train[:128]) for the first model, another one for the second
 
 
@@ -230,8 +250,13 @@ def _q3_batch(n: int = 128, start: int = 0):
     return splits.X_train[start : start + n], splits.y_train[start : start + n]
 
 
-def q3_model(depth: int = 8, width: int = 32, seed: int = 1):
-    """Return a sigmoid MLP for the digits with fixed weights (from ``seed``, not from Keras' generator)."""
+def q3_model(depth: int = 8, width: int = 32, seed: int = 1, plain_softmax: bool = False):
+    """Return a sigmoid MLP for the digits with fixed weights (from ``seed``, not from Keras' generator).
+
+    With ``plain_softmax`` its last layer applies ``tf.nn.softmax`` instead of Keras' softmax. Keras' TensorFlow
+    backend hides the logits behind its own softmax's output, and a loss told ``from_logits=True`` quietly uses
+    them, so that mistake goes unseen on a Keras softmax; on a plain one (as on any other backend) it shows.
+    """
     from utils.models import build_mlp
 
     model = build_mlp(depth, width, "sigmoid", name=f"q3_{depth}x{width}")
@@ -241,7 +266,16 @@ def q3_model(depth: int = 8, width: int = 32, seed: int = 1):
         std = np.sqrt(2 / sum(kernel.shape))  # Glorot's variance
         new_kernel = rng.normal(0, std, kernel.shape).astype(np.float32)
         layer.set_weights([new_kernel, rng.normal(0, 0.1, bias.shape).astype(np.float32)])
+    if plain_softmax:
+        model.layers[-1].activation = _plain_softmax
     return model
+
+
+def _plain_softmax(z):
+    """Return softmax(z) without the logits Keras' own softmax attaches to its output."""
+    import tensorflow as tf
+
+    return tf.nn.softmax(z)
 
 
 def _q3_candidates(model, x, y) -> dict[str, np.ndarray]:
@@ -257,10 +291,13 @@ def _q3_candidates(model, x, y) -> dict[str, np.ndarray]:
         probs = model(x)
         loss = keras.losses.SparseCategoricalCrossentropy()(y, probs)
         summed = keras.losses.SparseCategoricalCrossentropy(reduction="sum")(y, probs)
+        with warnings.catch_warnings():  # Keras warns about from_logits=True on its softmax: the mistake we model
+            warnings.simplefilter("ignore")
+            as_logits = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, probs)
     grads = [g.numpy() for g in tape.gradient(loss, kernels)]
     norms = np.array([np.linalg.norm(g) for g in grads])
     return {
-        "right": keras_layer_stats(model, x, y).grad_norm,
+        "right": keras_layer_stats(model, x, y, keras.losses.SparseCategoricalCrossentropy()).grad_norm,
         "reversed": norms[::-1],
         "bias": np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(loss, biases)]),
         "std": np.array([np.std(g) for g in grads]),
@@ -268,6 +305,7 @@ def _q3_candidates(model, x, y) -> dict[str, np.ndarray]:
         "squared": norms**2,
         "weights": np.array([np.linalg.norm(k.numpy()) for k in kernels]),
         "summed": np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(summed, kernels)]),
+        "from_logits": np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(as_logits, kernels)]),
     }
 
 
@@ -300,13 +338,22 @@ _Q3_MISTAKES = {
         "your norms are batch-size times too large: the loss was summed over the batch, not averaged.",
         "Use keras.losses.SparseCategoricalCrossentropy() with its default (mean) reduction.",
     ),
+    "from_logits": (
+        "your loss treats the model's outputs as logits (from_logits=True), but this model ends with a softmax: "
+        "its outputs are already probabilities, so the loss applies a second softmax. (Keras' TensorFlow backend "
+        "quietly undoes this for its own softmax layer, with a warning; the check's second model uses "
+        "tf.nn.softmax, where nothing does.)",
+        "Keep the default from_logits=False for a model whose last layer applies softmax: "
+        "keras.losses.SparseCategoricalCrossentropy()(y, model(x)). from_logits=True is for a last layer with "
+        "no activation.",
+    ),
 }
 
 
 def _check_gradient_norms(function) -> None:
     function = as_callable(function, "layer_gradient_norms")
-    for (depth, width), start in zip(Q3_ARCHITECTURES, Q3_BATCH_STARTS, strict=True):
-        model = q3_model(depth, width)
+    for (depth, width), start, plain in zip(Q3_ARCHITECTURES, Q3_BATCH_STARTS, Q3_PLAIN_SOFTMAX, strict=True):
+        model = q3_model(depth, width, plain_softmax=plain)
         x, y = _q3_batch(start=start)
         expected = _q3_candidates(model, x, y)
         result = call(function, model, x.copy(), y.copy(), what="`layer_gradient_norms(model, x, y)`")

@@ -180,6 +180,13 @@ def _check_limit_and_sigma(glorot_uniform_limit, he_normal_std) -> None:
     for shape in Q2_SHAPES:
         what = f"glorot_uniform_limit({shape})"
         limit = as_float(call(glorot_uniform_limit, shape, what=f"`{what}`"), what)
+        he_std = INITS["he"].std(shape)
+        if close(limit, he_std, rtol=1e-4) and not close(he_std, INITS["glorot"].limit(shape), rtol=1e-4):
+            raise Wrong(
+                f"{what} = {limit:.5g} is He's normal σ: the two functions are passed in the other order "
+                "(or each computes the other's formula).",
+                "Pass them as ch02.q2.check(glorot_uniform_limit, he_normal_std).",
+            )
         if not close(limit, INITS["glorot"].limit(shape), rtol=1e-4):
             _diagnose(limit, _glorot_mistakes(shape), what, "r = √(6 / (fan_in + fan_out)).")
         what = f"he_normal_std({shape})"
@@ -206,8 +213,8 @@ def _sample_keras(glorot_uniform_limit, he_normal_std) -> None:
     he = np.asarray(keras.initializers.HeNormal(seed=0)(shape))
     print(
         f"Keras on a {shape} kernel: GlorotUniform max |w| = {np.abs(glorot).max():.5f} "
-        f"(your limit {glorot_uniform_limit(shape):.5f});  HeNormal std = {he.std():.5f} "
-        f"(your σ {he_normal_std(shape):.5f})."
+        f"(your limit {as_float(glorot_uniform_limit(shape), 'the limit'):.5f});  HeNormal std = {he.std():.5f} "
+        f"(your σ {as_float(he_normal_std(shape), 'σ'):.5f})."
     )
 
 
@@ -490,7 +497,7 @@ def _leaky_mistakes(fan_in: int, alpha: float):
 def _leaky_demo(kept_fraction, leaky_he_std) -> None:
     width = 256
     with single_blas_thread():  # small products: extra threads only wait on a busy CPU
-        yours = leaky_stack_std(Q4_ALPHA, leaky_he_std(width, Q4_ALPHA) ** 2 * width)
+        yours = leaky_stack_std(Q4_ALPHA, as_float(leaky_he_std(width, Q4_ALPHA), "σ") ** 2 * width)
         plain = leaky_stack_std(Q4_ALPHA, 2.0)
     print(
         f"50 leaky-ReLU layers (α = {Q4_ALPHA}), activation std top / lowest: "

@@ -11,7 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from utils import activations as A
-from utils.checks._core import BadSignature, Exercise, Wrong, as_callable, as_float, call, close, elementwise
+from utils.checks._core import (
+    BadSignature,
+    Exercise,
+    Wrong,
+    as_callable,
+    as_float,
+    call,
+    close,
+    elementwise,
+    refuse_text,
+)
 
 Z = np.linspace(-5, 5, 201)  # contains 0 and both sides of it
 Z_NEG, Z_POS = Z < 0, Z > 0
@@ -127,8 +137,24 @@ def _check_elu_function(elu) -> None:
         raise _worst_point(values, expected, Z, f"elu(z, {alpha:g})", ELU_HINT)
 
 
+def _check_order(function, derivative, name: str, *args) -> None:
+    """Raise Wrong when the function given first computes the derivative (the two answers passed swapped)."""
+    try:
+        values = np.asarray(call(function, Z.copy(), *args), dtype=np.float64)
+    except Exception:  # noqa: BLE001 (the check that follows reports the learner's error)
+        return
+    smooth = np.abs(Z) > 1e-3  # the kink at 0 may go either way
+    if values.shape == Z.shape and close(values[smooth], derivative(Z, *args)[smooth], rtol=1e-4, atol=1e-6):
+        raise Wrong(
+            f"{name}(z) returns the derivative: the two functions are passed in the other order "
+            "(or each computes the other's formula).",
+            f"Pass them as ch03.q{1 if name == 'elu' else 2}.check({name}, {name}_grad).",
+        )
+
+
 def _check_elu(elu, elu_grad) -> None:
     elu, elu_grad = as_callable(elu, "elu"), as_callable(elu_grad, "elu_grad")
+    _check_order(elu, A.elu_grad, "elu", 1.0)
     _check_elu_function(elu)
     for alpha in (1.0, 0.5):
         slopes = _with_alpha(elu_grad, Z, alpha, "elu_grad(z, alpha)")
@@ -246,6 +272,7 @@ SELU_GRAD_MISTAKES = [
 
 def _check_selu(selu, selu_grad) -> None:
     selu, selu_grad = as_callable(selu, "selu"), as_callable(selu_grad, "selu_grad")
+    _check_order(selu, A.selu_grad, "selu")
     values = elementwise(selu, Z, what="selu(z)")
     if not close(values, A.selu(Z), rtol=1e-4, atol=1e-6):
         _first_match(values, SELU_MISTAKES, Z, rtol=2e-3)
@@ -467,8 +494,8 @@ def _demo_dead_fraction(dead_fraction) -> None:
     net = init_numpy_net([splits.n_features] + [64] * 5 + [splits.n_classes], "relu", bias=DEMO_BIAS, seed=0)
     with single_blas_thread():
         _, hs, _ = net_forward(net, splits.X_train)
-    yours = [float(dead_fraction(np.array_split(h, 10))) for h in hs[1:-1]]
-    first_batch = [float(dead_fraction([h[:128]])) for h in hs[1:-1]]
+    yours = [as_float(dead_fraction(np.array_split(h, 10)), "the fraction") for h in hs[1:-1]]
+    first_batch = [as_float(dead_fraction([h[:128]]), "the fraction") for h in hs[1:-1]]
     print(
         f"A 5-layer ReLU network (64 units per layer, hidden biases {DEMO_BIAS:g}), on the whole training set "
         "in 10 batches:"
@@ -573,6 +600,7 @@ def _check_standardize(standardize) -> np.ndarray:
     X = _raw_digits()
     original = X.copy()
     result = call(standardize, X, what="standardize(X)")
+    refuse_text(result, "standardize(X)", "an array of numbers")
     try:
         result = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):

@@ -592,9 +592,19 @@ def _check_evaluation(function) -> None:
     if abs(accuracy - training) < ACCURACY_TOLERANCE:
         raise Wrong("this is the training-mode accuracy.", "Call the model with training=False.")
     if abs(accuracy - inference) > ACCURACY_TOLERANCE:
+        count = accuracy * n
+        reference = f"inference-mode accuracy is {inference:.4f} ({round(inference * n)} of {n} examples right)"
+        if abs(count - round(count)) > 1e-6 * n:  # no whole number of right answers: a mean of batch means
+            raise Wrong(
+                f"on the check's model your function gives {accuracy:.4f}, which is no whole number of right "
+                f"answers out of {n} examples; {reference}. An average of per-batch accuracies gives such a "
+                "number: the short last batch weighs as much as a full one.",
+                "Count the correct predictions over all batches (correct += ...), then divide by len(X) once, "
+                "at the end.",
+            )
         raise Wrong(
-            f"on the check's model your function gives {accuracy:.6g} ({accuracy * n:.4g} of {n} examples right); "
-            f"inference-mode accuracy is {inference:.6g} ({round(inference * n)} of {n}).",
+            f"on the check's model your function gives {accuracy:.4f} ({round(count)} of {n} examples right); "
+            f"{reference}.",
             "Predict each batch with model(x_batch, training=False), take the argmax over the classes "
             "(axis=1), and count the matches with y over all batches.",
         )
