@@ -18,7 +18,7 @@ FUNCTIONS = {"q1": "clip_by_global_norm", "q2": "pick_threshold", "q3": "make_op
 @pytest.fixture(scope="module")
 def solved() -> dict:
     """Run every exercise's solution text, as a learner who calls ``q.solution()`` would paste it."""
-    namespace = {"np": np, "keras": keras, "tf": tf}
+    namespace = {"np": np, "keras": keras, "tf": tf, "ch05": ch05}
     return run_solutions(QUESTIONS, namespace)
 
 
@@ -34,7 +34,8 @@ def test_passing_checks_print_their_demo(solved, capsys):
     assert ch05.q2.check(solved["pick_threshold"])
     assert "clips 10% of its healthy steps" in capsys.readouterr().out
     assert ch05.q3.check(solved["make_optimizer"])
-    assert "without clipping: NaN" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Without clipping: 1.03" in out and "plain SGD at the 3× smaller learning rate 0.01: 0.50" in out
     assert ch05.q4.check(solved["train_step"])
     assert "learning rate × threshold = 0.05" in capsys.readouterr().out
 
@@ -104,6 +105,33 @@ def test_q1_accepts_tensorflow_answers():
     assert ch05.q1.evaluate(with_tf).passed
 
 
+def _clip_returning(kind: str):
+    def clip_by_global_norm(grads, threshold):
+        norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+        clipped = [g * threshold / max(norm, threshold) for g in grads]
+        if kind == "text":
+            return clipped, str(norm)
+        if kind == "swapped":
+            return norm, clipped
+        return clipped, np.array([norm])  # "size 1": a number in all but its shape
+
+    return clip_by_global_norm
+
+
+def test_q1_refuses_a_norm_given_as_text():
+    assert_caught(ch05.q1.evaluate(_clip_returning("text")), "you returned the text", "not text made from it")
+
+
+def test_q1_names_a_swapped_return():
+    assert_caught(ch05.q1.evaluate(_clip_returning("swapped")), "(global_norm, clipped)", "return clipped, global_norm")
+
+
+def test_q1_accepts_a_size_one_norm_and_its_demo_runs(capsys):
+    assert ch05.q1.check(_clip_returning("size 1"))
+    out = capsys.readouterr().out
+    assert "could not run" not in out and "global norm 7.48, after clipping 1.00" in out
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Exercise 2: a threshold from a healthy run
 # ------------------------------------------------------------------------------------------------------------
@@ -117,48 +145,101 @@ def _sorting_percentile(norms):
 @pytest.mark.parametrize(
     ("answer", "message", "hint"),
     [
-        (lambda norms: float(np.max(norms)), "never triggers", "between the median and the largest norm"),
-        (lambda norms: float(np.max(norms)) * 10, "never triggers", "np.percentile(norms, 90)"),
-        (lambda norms: float(np.min(norms)), "clips 99% of the healthy steps", "no lower than the median"),
+        (lambda norms: float(np.max(norms)), "is the largest norm of the healthy run", "np.percentile(norms, 90)"),
+        (lambda norms: float(np.max(norms)) * 10, "above every norm of the healthy run", "np.percentile(norms, 90)"),
+        (lambda norms: float(np.percentile(norms, 99.5)), "clips only", "90th to 95th percentile"),
+        (lambda norms: float(np.min(norms)), "clips 100% of the healthy steps", "np.percentile(norms, 90)"),
+        (lambda norms: float(np.median(norms)), "clips 50% of the healthy steps", "rare large ones"),
         (lambda norms: float(np.percentile(norms, 0.9)), "takes a percentage", "np.percentile(norms, 90)"),
-        (lambda norms: float(np.percentile(norms, 25)), "clips 75%", "np.median(norms)"),
+        (lambda norms: float(np.percentile(norms, 25)), "clips 75%", "np.percentile(norms, 90)"),
         (lambda norms: 0.0, "must be positive", None),
         (_sorting_percentile, "changed the array of norms", "np.sort(norms)"),
+        (lambda norms: str(np.percentile(norms, 90)), "you returned the text", "not text made from it"),
+        (lambda norms: f"{np.percentile(norms, 90):.2f}", "you returned the text", "not text made from it"),
     ],
-    ids=["max", "above max", "min", "fraction for percent", "25th percentile", "zero", "sorts in place"],
+    ids=[
+        "max",
+        "above max",
+        "99.5th percentile",
+        "min",
+        "median",
+        "fraction for percent",
+        "25th percentile",
+        "zero",
+        "sorts in place",
+        "str",
+        "f-string",
+    ],
 )
 def test_q2_catches_mistakes(answer, message, hint):
     assert_caught(ch05.q2.evaluate(answer), message, hint)
 
 
-@pytest.mark.parametrize("q", [50, 75, 99])
-def test_q2_accepts_the_median_and_higher_percentiles(q):
+def test_q2_largest_norm_is_not_called_above_every_norm():
+    result = ch05.q2.evaluate(lambda norms: float(np.max(norms)))
+    assert "above every norm" not in result.message and "no step is above it" in result.message
+
+
+@pytest.mark.parametrize("q", [75, 90, 95, 97])
+def test_q2_accepts_high_percentiles(q):
     assert ch05.q2.evaluate(lambda norms: np.percentile(norms, q)).passed
 
 
-def test_q2_norms_are_a_copy():
+def test_q2_demo_takes_a_size_one_array(capsys):
+    def as_array(norms):
+        return np.percentile(norms, [90])  # shape (1,): a number in all but its shape
+
+    assert ch05.q2.check(as_array)
+    out = capsys.readouterr().out
+    assert "could not run" not in out and "clips 10% of its healthy steps" in out
+
+
+def test_q2_norms_are_the_chapters_healthy_runs_and_a_copy():
+    from utils.clipping import HEALTHY_LEARNING_RATE, healthy_norms
+
+    assert HEALTHY_LEARNING_RATE == 0.01 and np.array_equal(ch05.q2_norms(), healthy_norms())
+    assert len(ch05.q2_norms()) == 3 * 80
     ch05.q2_norms()[:] = 0
     assert np.all(ch05.q2_norms() > 0)
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Exercise 3: rescue the exploding RNN with the right Keras option
+# Exercise 3: tame the thrashing RNN with the right Keras option
 # ------------------------------------------------------------------------------------------------------------
+
+
+def test_exercise_2s_threshold_passes_exercise_3(solved):
+    """The threshold exercise 2 teaches (its solution, and the range of percentiles it accepts) passes exercise 3."""
+    norms = ch05.q2_norms()
+    for q in (75, 90, 95, 97):
+        assert ch05.q2.evaluate(lambda n, q=q: np.percentile(n, q)).passed
+        threshold = float(np.percentile(norms, q))
+        result = ch05.q3.evaluate(lambda t=threshold: keras.optimizers.SGD(0.03, global_clipnorm=t))
+        assert result.passed, (q, result.message)
+    assert ch05.q3.evaluate(solved["make_optimizer"]).passed
+
+
+@pytest.mark.parametrize("threshold", [1.0, 1e-3])
+def test_q3_flags_a_threshold_that_clips_every_step(threshold):
+    """global_clipnorm=1 ends at a low loss, but clips 100% of the steps: a smaller learning rate in disguise."""
+    result = ch05.q3.evaluate(lambda: keras.optimizers.SGD(0.03, global_clipnorm=threshold))
+    assert_caught(result, "clipping acts at 100% of the steps", "higher threshold")
+    assert "smaller learning rate in disguise" in result.message and "lower" not in (result.hint or "")
 
 
 @pytest.mark.parametrize(
     ("make", "message", "hint"),
     [
-        (lambda: keras.optimizers.SGD(0.3, clipnorm=1.0), "clips each variable by its own norm", "global_clipnorm"),
-        (lambda: keras.optimizers.SGD(0.3, clipvalue=0.5), "clipped by value", "global_clipnorm"),
-        (lambda: keras.optimizers.SGD(0.3), "does not clip", "global_clipnorm=..."),
-        (lambda: keras.optimizers.SGD(0.03, global_clipnorm=1.0), "learning rate is 0.03", "keep 0.3"),
-        (lambda: keras.optimizers.Adam(0.3, global_clipnorm=1.0), "keeps plain SGD", "SGD(learning_rate=0.3"),
-        (lambda: keras.optimizers.SGD(0.3, momentum=0.9, global_clipnorm=1.0), "keeps plain SGD", None),
-        (lambda: keras.optimizers.SGD(0.3, global_clipnorm=1e6), "still explodes", "healthy run"),
-        (lambda: keras.optimizers.SGD(0.3, global_clipnorm=10.0), "hardly better than predicting 0", "lower"),
+        (lambda: keras.optimizers.SGD(0.03, clipnorm=8.0), "clips each variable by its own norm", "global_clipnorm"),
+        (lambda: keras.optimizers.SGD(0.03, clipvalue=0.5), "clipped by value", "global_clipnorm"),
+        (lambda: keras.optimizers.SGD(0.03), "does not clip", "global_clipnorm=..."),
+        (lambda: keras.optimizers.SGD(0.01, global_clipnorm=8.0), "learning rate is 0.01", "Keep 0.03"),
+        (lambda: keras.optimizers.Adam(0.03, global_clipnorm=8.0), "which adapts its steps", "SGD(learning_rate=0.03"),
+        (lambda: keras.optimizers.SGD(0.03, momentum=0.9, global_clipnorm=8.0), "momentum=0.9", "default momentum"),
+        (lambda: keras.optimizers.SGD(0.03, global_clipnorm=1e6), "about what predicting 0 scores", "lower threshold"),
+        (lambda: keras.optimizers.SGD(0.03, global_clipnorm=30.0), "acted at only", "lower threshold"),
         (lambda: "sgd", "not a Keras optimizer", "keras.optimizers.SGD"),
-        (lambda: keras.optimizers.SGD(0.3, clipnorm=1.0, global_clipnorm=1.0), "your code raised ValueError", None),
+        (lambda: keras.optimizers.SGD(0.03, clipnorm=1.0, global_clipnorm=1.0), "your code raised ValueError", None),
     ],
     ids=[
         "clipnorm",
@@ -175,6 +256,23 @@ def test_q2_norms_are_a_copy():
 )
 def test_q3_catches_mistakes(make, message, hint):
     assert_caught(ch05.q3.evaluate(make), message, hint)
+
+
+def test_q3_momentum_is_not_called_adaptive():
+    result = ch05.q3.evaluate(lambda: keras.optimizers.SGD(0.03, momentum=0.9, global_clipnorm=8.0))
+    assert "adaptive" not in result.message and "adapts" not in result.message
+
+
+def test_q3_describes_a_loss_above_predicting_0_as_worse(monkeypatch):
+    """Losses of 2.5-20 are worse than predicting 0, never "hardly better"; and a 1e-3 threshold is not told 'lower'."""
+    from utils.clipping import TrainRun
+
+    for loss, words in ((2.5, "worse than predicting 0"), (20.0, "worse than predicting 0"), (0.8, "above the target")):
+        run = TrainRun(np.full(80, loss), np.full(80, 2.0))  # norms below the threshold: clipping never acts
+        monkeypatch.setattr(ch05, "_q3_train", lambda optimizer, run=run: run)
+        result = ch05.q3.evaluate(lambda: keras.optimizers.SGD(0.03, global_clipnorm=8.0))
+        assert_caught(result, words, "lower threshold")
+        assert "hardly better" not in result.message
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -200,9 +298,15 @@ def _train_step(mistake: str):
             grads = [tf.clip_by_norm(g, threshold) for g in grads]
         elif mistake == "by value":
             grads = [tf.clip_by_value(g, -threshold, threshold) for g in grads]
+        elif mistake in ("swapped", "loss as text"):
+            grads, norm = tf.clip_by_global_norm(grads, threshold)
         elif mistake == "half":
             grads = [0.5 * g for g in tf.clip_by_global_norm(raw, threshold)[0]]
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        if mistake == "swapped":
+            return norm, loss
+        if mistake == "loss as text":
+            return f"{float(loss):.2f}", norm
         return loss if mistake == "loss only" else (loss, norm)
 
     return train_step
@@ -218,6 +322,8 @@ def _train_step(mistake: str):
         ("half", "differ from one SGD step", "apply_gradients"),
         ("norm after", "norm after clipping", "norm before clipping"),
         ("loss only", "should return two things", "return loss, norm"),
+        ("swapped", "returned (norm, loss)", "`return loss, norm`"),
+        ("loss as text", "you returned the text", "not text made from it"),
     ],
 )
 def test_q4_catches_mistakes(mistake, message, hint):

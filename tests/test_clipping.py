@@ -141,6 +141,65 @@ def test_seed_results_summary_rounds_and_counts():
     assert "0.80 ± 0.05" in summary and "diverged (NaN): 1 of 3" in summary
 
 
+def test_seed_results_report_the_fraction_of_clipped_steps():
+    runs = [clipping.TrainRun(np.array([1.0, v]), np.array([0.5, 2.0])) for v in (0.5, 0.7)]
+    unclipped, clipped = clipping.SeedResults((0, 1), runs), clipping.SeedResults((0, 1), runs, threshold=1.0)
+    assert np.all(unclipped.clipped == 0) and np.all(clipped.clipped == 0.5)
+    assert "clipped steps  50% (50%-50%)" in clipped.row() and "0.80 ± 0.05" in clipped.row()  # means of the last steps
+    assert "clipped steps    -" in unclipped.row()
+    blown = clipping.SeedResults((0,), [clipping.TrainRun(np.array([5e9, 5e9]), np.ones(2))])
+    assert "5e+09" in blown.row()  # a run that blew up without NaN: its magnitude
+
+
+def test_largest_usable_learning_rate():
+    def results(*finals):
+        return clipping.SeedResults((0, 1), [clipping.TrainRun(np.array([v]), np.ones(1)) for v in finals])
+
+    sweep = {0.01: results(0.4, 0.5), 0.03: results(0.5, 0.8), 0.1: results(np.nan, 0.3)}
+    assert clipping.largest_usable(sweep, 0.7) == 0.01 and clipping.largest_usable(sweep, 0.9) == 0.03
+    assert clipping.largest_usable(sweep, 0.1) is None
+
+
+def test_sweep_keeps_the_threshold_and_the_healthy_norms_are_the_sweeps():
+    sweep = clipping.learning_rate_sweep(1.2, (0.01,), 7.5, seeds=(0,), steps=5)
+    assert sweep[0.01].threshold == 7.5 and len(sweep[0.01].runs[0].loss) == 5
+    plain = clipping.learning_rate_sweep(1.2, (0.01,), seeds=(0,), steps=5)[0.01]
+    assert plain.threshold is None
+    assert np.array_equal(clipping.healthy_norms(seeds=(0,), steps=5), plain.runs[0].grad_norm)
+
+
+def test_a_sweep_gives_the_same_runs_as_a_fresh_optimizer_per_learning_rate():
+    import keras
+
+    sweep = clipping.learning_rate_sweep(1.2, (0.01, 0.3), 2.0, seeds=(0, 1), steps=6)  # 0.3 runs after 0.01
+    alone = clipping.rnn_over_seeds(1.2, keras.optimizers.SGD(0.3, global_clipnorm=2.0), seeds=(0, 1), steps=6)
+    for a, b in zip(sweep[0.3].runs, alone.runs, strict=True):
+        assert np.array_equal(a.loss, b.loss, equal_nan=True) and np.array_equal(a.grad_norm, b.grad_norm)
+    assert alone.threshold == 2.0 and np.array_equal(sweep[0.3].clipped, alone.clipped)
+
+
+def test_what_each_method_makes_of_an_infinite_gradient():
+    results = clipping.nonfinite_clipping()
+    assert [g.tolist() for g in results["Keras clipvalue"]] == [[1.0, 1.0], [0.5]]  # the overflow is hidden
+    assert [g.tolist() for g in results["numpy clip by value"]] == [[1.0, 1.0], [0.5]]
+    for name in ("Keras clipnorm", "numpy clip by norm"):  # only the offending tensor
+        first, second = results[name]
+        assert np.isnan(first[0]) and first[1] == 0 and second.tolist() == [0.5]
+    for name in ("Keras global_clipnorm", "tf.clip_by_global_norm"):
+        assert all(np.all(np.isnan(g)) for g in results[name])
+    first, second = results["numpy clip by global norm"]
+    assert np.isnan(first[0]) and first[1] == 0 and second.tolist() == [0.0]
+    negative = clipping.keras_clipped([np.array([-np.inf, 2.0])], "clipvalue", 1.0)
+    assert negative[0].tolist() == [-1.0, 1.0]
+
+
+def test_float32_overflows_the_squared_global_norm():
+    huge = [np.array([1e30, 1.0], np.float32), np.array([0.5], np.float32)]
+    assert clipping.float32_global_norm(huge) == np.inf
+    assert clipping.global_norm(huge) == pytest.approx(1e30, rel=1e-6)
+    assert all(np.all(np.isnan(g)) for g in clipping.keras_clipped(huge, "global_clipnorm", 1.0))
+
+
 # ------------------------------------------------------------------------------------------------------------
 # The tiny numpy RNN and the explorer
 # ------------------------------------------------------------------------------------------------------------
@@ -196,4 +255,18 @@ def test_explorer_builds_responds_and_plots():
     assert len(fig.axes) == 3
     assert plot_norm_histogram(np.exp(np.linspace(0, 2, 50)), thresholds={"t": 2.0}) is not None
     assert plot_time_step_gradients({"a": np.ones(5)}) is not None
+    plt.close("all")
+
+
+def test_plot_learning_rate_sweep_marks_nan_and_large_losses():
+    from utils.plots import plot_learning_rate_sweep
+
+    def results(*finals):
+        return clipping.SeedResults((0, 1), [clipping.TrainRun(np.array([v]), np.ones(1)) for v in finals])
+
+    sweeps = {"plain": {0.01: results(0.4, 0.5), 0.3: results(np.nan, np.nan)}, "clipped": {0.3: results(9.0, 1.0)}}
+    ax = plot_learning_rate_sweep(sweeps, target=0.7)
+    assert ax.get_xscale() == "log" and ax.get_ylim()[1] > 3
+    crosses = [line for line in ax.lines if line.get_marker() == "x" and len(line.get_xdata())]
+    assert sum(len(line.get_xdata()) for line in crosses) == 3  # two NaN and one loss of 9, drawn at the ceiling
     plt.close("all")

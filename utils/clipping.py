@@ -3,8 +3,9 @@
 Three ways to clip (by value, by norm per tensor, by global norm) in numpy, matched to Keras' optimizer options
 and to ``tf.clip_by_global_norm``; a recurrent network whose gradients explode (a ``SimpleRNN`` with its recurrent
 kernel scaled to a spectral radius above 1) and a deep dense network with too large an initialization; a custom
-training loop that records the global gradient norm at every step; and a tiny numpy RNN fast enough for the
-chapter's explorer.
+training loop that records the global gradient norm at every step; a learning-rate sweep over seeds that reports
+the fraction of clipped steps with every result (clipping compared with a smaller learning rate); what each method
+makes of an infinite gradient; and a tiny numpy RNN fast enough for the chapter's explorer.
 """
 
 from __future__ import annotations
@@ -106,6 +107,27 @@ def tf_clip_by_global_norm(grads: Sequence[np.ndarray], threshold: float) -> tup
 
     clipped, norm = tf.clip_by_global_norm([tf.constant(g, tf.float64) for g in grads], threshold)
     return [c.numpy() for c in clipped], float(norm)
+
+
+def nonfinite_clipping(grads: Sequence[np.ndarray] | None = None, threshold: float = 1.0) -> dict[str, list]:
+    """Return what each clipping method makes of a gradient holding an infinity: {method: clipped tensors}.
+
+    The default gradient is ``[[inf, 1], [0.5]]``. Keras' options run in float32 (through :func:`keras_clipped`),
+    the numpy ones in float64; ``tf.clip_by_global_norm`` as :func:`tf_clip_by_global_norm`.
+    """
+    grads = [np.array([np.inf, 1.0]), np.array([0.5])] if grads is None else grads
+    with np.errstate(all="ignore"):
+        results = {f"numpy clip by {m.replace('_', ' ')}": clip(grads, m, threshold) for m in METHODS}
+        results.update({f"Keras {o}": keras_clipped(grads, o, threshold) for o in KERAS_OPTIONS.values()})
+        results["tf.clip_by_global_norm"] = tf_clip_by_global_norm(grads, threshold)[0]
+    return results
+
+
+def float32_global_norm(grads: Sequence[np.ndarray]) -> float:
+    """Return ``tf.linalg.global_norm`` of the gradients computed in float32, as a Keras model's gradients are."""
+    import tensorflow as tf
+
+    return float(tf.linalg.global_norm([tf.constant(np.asarray(g, np.float32)) for g in grads]))
 
 
 def mutually_exclusive_error() -> str:
@@ -261,10 +283,15 @@ def train_recording(model, optimizer, x: np.ndarray, y: np.ndarray, *, steps: in
 
 @dataclass
 class SeedResults:
-    """Final losses of one training recipe over several seeds (NaN where a run diverged)."""
+    """Final losses of one training recipe over several seeds (NaN where a run diverged).
+
+    ``threshold`` is the clipping threshold of the recipe (None without clipping): the fraction of clipped steps,
+    reported with every result, is measured against it.
+    """
 
     seeds: tuple[int, ...]
     runs: list[TrainRun]
+    threshold: float | None = None
 
     @property
     def final(self) -> np.ndarray:
@@ -274,23 +301,97 @@ class SeedResults:
     def n_diverged(self) -> int:
         return sum(run.diverged for run in self.runs)
 
+    @property
+    def clipped(self) -> np.ndarray:
+        """Return the fraction of clipped steps of each run (0 without clipping)."""
+        if self.threshold is None:
+            return np.zeros(len(self.runs))
+        return np.array([run.clipped_fraction(self.threshold) for run in self.runs])
+
     def summary(self) -> str:
         """Return 'final loss m ± s' over the runs that stayed finite, and how many diverged, rounded to 2 digits."""
         finite = self.final[np.isfinite(self.final)]
         loss = f"final loss {finite.mean():.2f} ± {finite.std():.2f}" if len(finite) else "final loss nan"
         return f"{loss}   diverged (NaN): {self.n_diverged} of {len(self.runs)}"
 
+    def row(self) -> str:
+        """Return one line of a comparison table: final loss (mean ± std, per seed), NaN count, clipped steps."""
+        finite = self.final[np.isfinite(self.final)]
+        if not len(finite):
+            loss = f"{'nan':>13}"
+        elif finite.max() < 100:
+            loss = f"{finite.mean():6.2f} ± {finite.std():4.2f}"
+        else:  # a run that blew up without NaN: the magnitude is the message
+            loss = f"{finite.mean():>13.0e}"
+        per_seed = " ".join(f"{v:5.2f}" if np.isfinite(v) and v < 100 else f"{v:5.0e}" for v in self.final)
+        clipped = self.clipped
+        steps = f"{clipped.mean():4.0%} ({clipped.min():.0%}-{clipped.max():.0%})" if self.threshold else "   - "
+        return f"{loss}   [{per_seed}]   NaN {self.n_diverged}/{len(self.runs)}   clipped steps {steps}"
+
 
 def rnn_over_seeds(radius: float, optimizer, seeds=(0, 1, 2), *, steps: int = 80) -> SeedResults:
     """Train :func:`build_rnn` (``radius``) once per seed with ``optimizer``; return the runs.
 
     One model and one traced step serve every seed: each run restarts from that seed's fresh weights, with the
-    optimizer's state reset (the same as a new model and optimizer, at a fraction of the cost).
+    optimizer's state reset (the same as a new model and optimizer, at a fraction of the cost). The optimizer's
+    ``global_clipnorm`` (if any) is kept as the results' threshold.
     """
     x, y = make_sequences()
     recorder = Recorder(build_rnn(radius, seed=seeds[0]), optimizer)
     runs = [recorder.run(x, y, steps=steps, weights=build_rnn(radius, seed=seed).get_weights()) for seed in seeds]
-    return SeedResults(tuple(seeds), runs)
+    threshold = getattr(optimizer, "global_clipnorm", None)
+    return SeedResults(tuple(seeds), runs, None if threshold is None else float(threshold))
+
+
+def learning_rate_sweep(
+    radius: float, learning_rates: Sequence[float], threshold: float | None = None, seeds=(0, 1, 2), *, steps=80
+) -> dict[float, SeedResults]:
+    """Return {learning rate: :func:`rnn_over_seeds` with plain SGD}, clipped by global norm at ``threshold`` if given.
+
+    The same network, seeds and steps for every learning rate: the comparison the chapter makes between clipping
+    and a smaller learning rate.
+    """
+    import keras
+
+    clip_option = {} if threshold is None else {"global_clipnorm": threshold}
+    # One model, optimizer and traced step for the whole sweep: each run restarts from its seed's fresh weights
+    # with the optimizer's state reset, and only the learning rate changes (the same runs as separate optimizers).
+    optimizer = keras.optimizers.SGD(learning_rates[0], **clip_option)
+    recorder = Recorder(build_rnn(radius, seed=seeds[0]), optimizer)
+    starts = {seed: build_rnn(radius, seed=seed).get_weights() for seed in seeds}
+    x, y = make_sequences()
+    results = {}
+    for lr in learning_rates:
+        optimizer.learning_rate.assign(lr)
+        runs = [recorder.run(x, y, steps=steps, weights=starts[seed]) for seed in seeds]
+        results[lr] = SeedResults(tuple(seeds), runs, None if threshold is None else float(threshold))
+    return results
+
+
+def largest_usable(sweep: dict[float, SeedResults], target: float) -> float | None:
+    """Return the largest learning rate of ``sweep`` whose final loss is below ``target`` in every seed (or None)."""
+    usable = [lr for lr, runs in sweep.items() if np.all(runs.final < target)]
+    return max(usable) if usable else None
+
+
+HEALTHY_LEARNING_RATE = 0.01  # the SimpleRNN at ρ = 1.2 trains without clipping in every seed at this rate
+
+
+@functools.cache
+def _healthy_norms(radius: float, learning_rate: float, seeds: tuple[int, ...], steps: int) -> np.ndarray:
+    runs = rnn_over_seeds(radius, _sgd(learning_rate), seeds, steps=steps).runs
+    return np.concatenate([run.grad_norm for run in runs])
+
+
+def _sgd(learning_rate: float):
+    import keras
+
+    return keras.optimizers.SGD(learning_rate)
+
+
+def healthy_norms(radius: float = 1.2, learning_rate: float = HEALTHY_LEARNING_RATE, seeds=(0, 1, 2), steps=80):
+    """Return the raw gradient norms of every step of the healthy runs (no clipping), all seeds together; cached."""
+    return _healthy_norms(float(radius), float(learning_rate), tuple(seeds), int(steps)).copy()
 
 
 # ------------------------------------------------------------------------------------------------------------
