@@ -96,3 +96,32 @@ def test_compute_capstone_view_is_fast():
     for _ in range(20):
         capstone.compute_capstone_view("exploding", "fixed", results=results)
     assert (time.perf_counter() - start) / 20 < 0.05
+
+
+def test_the_transfer_fix_copies_the_base_instead_of_sharing_it():
+    """Chapter 06's first pitfall: reused layers are copied (clone_model, then set_weights), not shared."""
+    run = capstone.run_setup("transfer", "fixed", 0)
+    assert not any(layer is other for layer in run.model.layers for other in run.base.layers)
+    broken = capstone.run_setup("transfer", "broken", 0)
+    assert any(layer is other for layer in broken.model.layers for other in broken.base.layers)
+
+
+def test_the_rnn_fix_clips_by_global_norm():
+    from utils.course import seed_everything
+
+    seed_everything(0)
+    model = capstone.fixed_rnn()
+    assert model.optimizer.global_clipnorm == 1.0 and not model.optimizer.clipnorm
+
+
+def test_the_spike_ratio_tells_the_broken_rnn_from_the_clipped_one():
+    broken = [r.spike for r in capstone.run_over_seeds("rnn", "broken")]
+    clipped = [r.spike for r in capstone.run_over_seeds("rnn", "fixed")]
+    assert min(broken) > 15 > max(clipped), (broken, clipped)
+
+
+def test_a_run_is_judged_on_its_last_epochs_within_a_tolerance():
+    run = capstone.Run("dead", "x", 0, np.zeros(6), np.array([0.1, 0.5, 0.7, 0.84, 0.83, 0.80]), np.zeros(6))
+    assert run.judged == 0.84 and not capstone.fails(SETUPS["dead"], run)  # 0.84 ≥ 0.85 - 0.03
+    low = capstone.Run("dead", "x", 0, np.zeros(6), np.array([0.1, 0.5, 0.9, 0.8, 0.8, 0.8]), np.zeros(6))
+    assert capstone.fails(SETUPS["dead"], low)  # 0.9 is not among the last 3 epochs

@@ -146,3 +146,116 @@ def test_show_diagnoses_lists_every_key(capsys):
     ch08.show_diagnoses()
     out = capsys.readouterr().out
     assert all(key in out for key in ch08.DIAGNOSES)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Issue 19's defects: each answer fed to its check, verdict and hint asserted
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_he_std_for_32_inputs_passes_q2():
+    """normal(0.25) is He's std for the 32-unit hidden layers: a correct repair, judged on its last epochs."""
+
+    def fixed_exploding():
+        return capstone.compile_sgd(capstone.dense_stack("relu", capstone.normal(0.25)))
+
+    result = ch08.q2.evaluate("exploding", fixed_exploding)
+    assert result.passed, result.message
+
+
+def _bn_step(model, x, y):
+    import keras
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=True)))
+    grads = tape.gradient(loss, model.trainable_variables)
+    model.optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+    return loss
+
+
+def test_an_eager_step_returning_numpy_is_told_about_the_graph():
+    def step(model, x, y):
+        return _bn_step(model, x, y).numpy()
+
+    result = ch08.q4.evaluate("bn_mode", step)
+    assert_caught(result, "inside a tf.function", "Return the loss tensor itself")
+    assert "if_body" not in result.message and "line" not in result.message
+
+
+def test_a_bn_step_whose_averages_lag_is_not_told_it_does_not_train():
+    def step(model, x, y):
+        for layer in model.layers:
+            if "bn" in layer.name:
+                layer.momentum = 0.999  # averages over about 1000 steps: they lag the weights
+        return _bn_step(model, x, y)
+
+    result = ch08.q4.evaluate("bn_mode", step)
+    assert_caught(result, "at inference only", "moving averages")
+    assert "does not train" not in result.message
+
+
+def test_an_uncompiled_transfer_model_is_told_not_compiled():
+    def uncompiled(base):
+        import keras
+
+        model = keras.Sequential([keras.Input(shape=(64,)), *base.layers[:-1], keras.layers.Dense(5, "softmax")])
+        for layer in model.layers[:-1]:
+            layer.trainable = False
+        return model
+
+    assert_caught(ch08.q5.evaluate("frozen_train", uncompiled), "not compiled", "model.compile")
+
+
+def test_a_smoke_test_fit_before_freezing_is_not_blamed_on_compile():
+    def smoke_tested(base):
+        import keras
+
+        model = keras.Sequential([keras.Input(shape=(64,)), *base.layers[:-1], keras.layers.Dense(5, "softmax")])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+        data = capstone.transfer_data()
+        model.fit(data.X_train[:10], data.y_train[:10], epochs=1, verbose=0)
+        for layer in model.layers[:-1]:
+            layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+        return model
+
+    result = ch08.q5.evaluate("frozen_train", smoke_tested)
+    assert_caught(result, "a fit before freezing", "Freeze first, then compile, then fit")
+    assert "Compile after setting" not in (result.hint or "")
+
+
+def test_a_copy_left_unfrozen_is_not_said_to_share_the_base():
+    def unfrozen_copy(base):
+        import keras
+
+        copy = keras.models.clone_model(base)
+        copy.set_weights(base.get_weights())
+        model = keras.Sequential([keras.Input(shape=(64,)), *copy.layers[:-1], keras.layers.Dense(5, "softmax")])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+        return model
+
+    result = ch08.q5.evaluate("frozen_train", unfrozen_copy)
+    assert_caught(result, "no layer of the model has trainable=False", "trainable = False")
+    assert "shares" not in result.message
+
+
+def test_the_sharing_solution_of_old_still_passes_but_the_fix_copies():
+    """Freezing and compiling shared layers keeps them unchanged too; the course's solution copies them first."""
+    assert "clone_model" in ch08.q5.solution_text and "set_weights" in ch08.q5.solution_text
+    assert ch08.q5.evaluate("frozen_train", capstone.broken_transfer).passed is False
+
+
+def test_nothing_seen_by_the_doctor_gives_a_hint_that_does_not_send_the_learner_to_it():
+    def too_slow():
+        return capstone.compile_sgd(capstone.dense_stack("relu", "he_normal"), learning_rate=1e-4)
+
+    result = ch08.q1.evaluate("vanishing", too_slow)
+    assert_caught(result, "none that the doctor sees", "look at the training itself")
+    assert "it names what is left to fix" not in (result.hint or "")
+
+
+def test_the_rnn_solution_uses_global_clipnorm():
+    assert "global_clipnorm=1.0" in ch08.q6.solution_text and "clipnorm=1.0)" not in ch08.q6.solution_text.replace(
+        "global_clipnorm=1.0)", ""
+    )

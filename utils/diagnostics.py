@@ -297,7 +297,10 @@ def doctor(model, x, y, *, quiet: bool = False):
     """Run the course's statistics on a Keras model and print its likely problems, each with the chapter that fixes it.
 
     Taught in chapter 08; the engine is :mod:`utils.doctor` (imported here, lazily, to keep the modules acyclic).
-    Returns the list of findings (empty for a healthy model).
+    Besides chapter 01's per-layer statistics it checks the scale of the inputs and regression targets, one step of
+    the model's optimizer on a copy (the update-to-weight ratio), and one ``fit`` step for frozen layers that still
+    train (every variable restored); where a check cannot run, the report says so. Returns the list of findings
+    (empty for a healthy model).
     """
     from utils.doctor import doctor as run_doctor
 

@@ -100,21 +100,32 @@ _PROBLEMS = {
         "Fix the cause: start the biases at 0 (bias=0.0 in dense_stack).",
     ),
     "not_trained": (
-        "your fixed set-up still does not train (below the target after {epochs} epochs on at least one seed). "
-        "The statistic that still looks wrong: {detail}",
+        "your fixed set-up still does not train (below the target, less 0.03 for noise, in each of its last 3 "
+        "epochs, on at least one seed). The statistic that still looks wrong: {detail}",
         "Run utils.diagnostics.doctor(model, x, y) on your fresh model: it names what is left to fix.",
     ),
     "bn_not_updated": (
         "BN still never runs in training mode: {detail}",
         "Inside the step, call the model with training=True.",
     ),
+    "bn_lagging": (
+        "your step trains BN in training mode, but the network misses the target at inference only: {detail}.",
+        "Keep training=True in the step. The gap is BN's moving averages: compare model(x, training=True) with "
+        "model(x, training=False) on the validation set, and leave BN's momentum at the set-up's 0.9.",
+    ),
     "nothing_frozen": (
-        "{detail}: the reused layers are not frozen, so training changes the base model that shares them.",
+        "{detail}: the reused layers are not frozen.",
         "Set layer.trainable = False on the reused layers, then compile.",
     ),
     "frozen_moved": (
         "the layers you froze still train: {detail}.",
-        "Compile after setting trainable = False: the compiled optimizer keeps the variables it was built with.",
+        "Compile after setting trainable = False (the same optimizer is fine): fit reuses the training function "
+        "an earlier fit traced with the old flags until compile rebuilds it.",
+    ),
+    "trained_before_freezing": (
+        "{detail}.",
+        "Freeze first, then compile, then fit, a smoke test included: a fit before freezing trains the reused "
+        "layers (copy the base first, as chapter 06 does, so that the base itself stays safe).",
     ),
     "head_not_learning": (
         "the frozen layers stay put, but the new head does not learn digits 5-9 ({detail}, "
@@ -124,10 +135,19 @@ _PROBLEMS = {
 }
 
 
+_NOTHING_SEEN_HINT = (
+    "The doctor sees nothing wrong on the fresh model, so look at the training itself: "
+    "utils.capstone.run_setup(name, 'yours', answer=your_function) returns the run; print its loss and "
+    "grad_norm per epoch. A loss that stalls or jumps points to the learning rate or the optimizer."
+)
+
+
 def _raise(assessment, epochs: int = EPOCHS) -> None:
     if assessment.problem is None:
         return
     message, hint = _PROBLEMS[assessment.problem]
+    if not assessment.detail and "doctor" in hint:  # never send a learner to a doctor that has just seen nothing
+        hint = _NOTHING_SEEN_HINT
     detail = assessment.detail or "none that the doctor sees on the fresh model; watch the loss and the gradient norm"
     detail = detail.rstrip(".")
     if message.endswith("{detail}."):  # the evidence starts a sentence there
@@ -162,8 +182,9 @@ def _demo(name: str):
 
     def demo(diagnosis, fix) -> None:
         print(
-            f"Trains now, on each of seeds {', '.join(map(str, SEEDS))}: {setup.score_name} at least {setup.target} "
-            f"after {setup.epochs} epochs (the broken set-up stays below it on every seed)."
+            f"Trains now, on each of seeds {', '.join(map(str, SEEDS))}: {setup.score_name} at least "
+            f"{setup.pass_mark} in one of the last 3 of {setup.epochs} epochs (the target {setup.target}, less 0.03 "
+            "for noise; the broken set-up stays below it on every seed)."
         )
 
     return demo
@@ -225,7 +246,32 @@ def _check_step(diagnosis, step) -> None:
     _check_diagnosis("bn_mode", diagnosis)
     step = as_callable(step, "your train step")
     _check_signature(step, (None, None, None), "`train_step(model, x, y)`")
-    _raise(assess_step_fix(_guarded_step(step)))
+    step = _guarded_step(step)
+    try:
+        assessment = assess_step_fix(step)
+    except (AttributeError, NotImplementedError, TypeError) as exc:
+        _eager_only(exc)
+        raise
+    _raise(assessment)
+
+
+_IN_GRAPH = (
+    "the check runs your step inside a tf.function (one compiled graph per epoch, as fit does: eager steps would "
+    "take minutes), and there a tensor has no value yet, so {call} fails ({error}). Your step is fine as eager code"
+)
+
+
+def _eager_only(exc: Exception) -> None:
+    """Raise Wrong when ``exc`` is eager-only code (``loss.numpy()``, ``float(loss)``) failing inside the graph."""
+    text = str(exc)
+    if any(word in text for word in ("numpy", "item", "__float__", "Symbolic", "symbolic")):
+        call = "`.numpy()`" if "numpy" in text else "a conversion to a Python number"
+        last = text.strip().splitlines()[-1].strip()[:120] if text.strip() else ""
+        error = last if last.startswith(type(exc).__name__) else f"{type(exc).__name__}: {last}"
+        raise Wrong(
+            _IN_GRAPH.format(call=call, error=error) + ".",
+            "Return the loss tensor itself (`return loss`, no .numpy() or float()): the loop reads its value.",
+        ) from None
 
 
 def _guarded_step(step):
@@ -280,6 +326,13 @@ def _guarded_procedure(procedure):
         raise Wrong(
             f"`fixed_transfer` should return a Keras model, got {type(model).__name__}.", "End with `return model`."
         )
+    if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
+        raise Wrong(
+            "the model your function returns is not compiled: the check trains it with fit, which needs an "
+            "optimizer and a loss.",
+            'End with model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy"), '
+            "after setting trainable = False.",
+        )
     return procedure
 
 
@@ -288,14 +341,17 @@ q5 = _exercise(
     "reused layers that should be frozen",
     [
         "Compare the reused layers' kernels before and after training: did the frozen ones move?",
-        "The compiled optimizer keeps the variables it was built with: freeze first, then compile.",
+        "fit reuses the training function it traced first, with the trainable flags of that moment: freeze, "
+        "then compile (which rebuilds it), then fit. Copy the base first (clone_model, then set_weights).",
     ],
     """
 diagnosis = "frozen_train"
 
 def fixed_transfer(base):
+    copy = keras.models.clone_model(base)
+    copy.set_weights(base.get_weights())
     head = keras.layers.Dense(5, activation="softmax", name="head")
-    model = keras.Sequential([keras.Input(shape=(64,)), *base.layers[:-1], head])
+    model = keras.Sequential([keras.Input(shape=(64,)), *copy.layers[:-1], head])
     for layer in model.layers[:-1]:
         layer.trainable = False
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", jit_compile=False)
@@ -308,14 +364,15 @@ q6 = _exercise(
     "rnn",
     "the recurrent net that sums a sequence",
     [
-        "Plot the largest gradient norm per epoch of the broken run: spikes of hundreds are an explosion.",
-        "Bound each step: compile_rnn(model, clipnorm=1.0) clips the gradient to norm 1 (chapter 05).",
+        "Compare the broken run's largest gradient norm with its median step's (run.spike): rare steps tens to "
+        "hundreds of times the median are an explosion.",
+        "Bound each step: compile_rnn(model, global_clipnorm=1.0) clips the gradient to global norm 1 (chapter 05).",
     ],
     """
 diagnosis = "rnn_exploding"
 
 def fixed_rnn():
-    return compile_rnn(sum_rnn("relu"), clipnorm=1.0)
+    return compile_rnn(sum_rnn("relu"), global_clipnorm=1.0)
 """,
 )
 
