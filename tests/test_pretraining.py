@@ -405,3 +405,51 @@ def test_keras_encoder_computes_the_numpy_features():
     assert not np.array_equal(clone.get_weights()[0], encoder.get_weights()[0])
     assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), encoder.get_weights(), strict=True))
     assert not copy.trainable and encoder.trainable and copy.weights[0] is not encoder.weights[0]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The full pretrainings in the zoo (made by `make zoo`): stored in Keras, loaded back as numpy encoders
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_encoders_survive_the_round_trip_through_keras():
+    stack = pt.new_encoders(2, np.random.default_rng(3))
+    model = pt.encoders_to_keras(stack, seeds=(0, 1))
+    back = pt.encoders_from_keras(model, seeds=(0, 1))
+    assert back.sizes == stack.sizes and back.weights[0].dtype == np.float64
+    X = pt.few_label_splits(2, 0).X_test[:10]
+    assert np.allclose(pt.predict(back, X), pt.predict(stack, X), atol=1e-5)  # stored as float32
+    assert np.allclose(np.asarray(model(X)), np.concatenate(list(pt.predict(stack, X)), axis=1), atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", [*pt.PRETRAINED, "pairs_plain"])
+def test_the_zoo_holds_the_full_pretrainings(kind):
+    from utils import zoo
+
+    item = zoo.entry(pt.zoo_name(kind))
+    assert item.recipe["kind"] == kind and item.recipe["seeds"] == list(pt.SEEDS) and item.bytes < 1024**2
+    assert item.recipe["steps"] == pt.FULL_PRETRAINING[kind]["steps"]
+    loaded = pt.load_pretrained((kind,))[kind]
+    assert loaded.encoder.n_models == len(pt.SEEDS) and loaded.encoder.sizes == pt.ENCODER_SIZES
+    assert item.test_accuracy > 0.9  # 1-nearest-neighbour on the features: they separate the digits
+
+
+def test_scratch_gets_a_larger_cap_and_the_sweep_records_best_steps(small_sweep):
+    assert pt.SCRATCH["steps"] > pt.FINE_TUNE["steps"]
+    assert set(small_sweep.best_steps) == {"none", "augmented", *pt.PRETRAINED}
+    steps = small_sweep.best_steps["none"]
+    assert steps.shape == (2, 2) and np.all((steps >= 0) & (steps <= pt.SCRATCH["steps"]))
+
+
+def test_the_zoo_file_of_encoders_is_the_same_bytes_on_every_save(tmp_path):
+    import importlib.util
+
+    from tests.notebooks import ROOT
+
+    spec = importlib.util.spec_from_file_location("make_zoo", ROOT / "tools" / "make_zoo.py")
+    make_zoo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_zoo)
+    stack = pt.new_encoders(2, np.random.default_rng(4))
+    for name in ("one", "two"):  # two models built in one session: Keras' automatic names and ids must not leak in
+        make_zoo.save_reproducibly(pt.encoders_to_keras(stack, seeds=(0, 1), name="e"), tmp_path / f"{name}.keras")
+    assert (tmp_path / "one.keras").read_bytes() == (tmp_path / "two.keras").read_bytes()

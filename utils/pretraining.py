@@ -4,9 +4,10 @@ three pretrainings on the unlabeled pool (contrastive, autoencoder, "same digit 
 
 The sweeps train hundreds of small networks, so they use numpy, in float64, with M networks of the same shape
 trained side by side (one matrix product serves all of them): a whole grid of label counts, methods and seeds takes
-seconds, where Keras spends about 43 ms per epoch on overhead alone. Float64 also keeps the printed accuracies the
-same on every machine: rounding differences between CPUs, thread counts and BLAS kernels stay near 1e-16. Taught in
-chapter 07, whose Keras cells build the same networks.
+seconds, where Keras spends about 43 ms per epoch on overhead alone. Float64 keeps rounding differences between CPUs,
+thread counts and BLAS kernels near 1e-16, so the printed accuracies are stable to the rounding printed. The full
+pretrainings (:data:`FULL_PRETRAINING`) are precomputed by `make zoo` and loaded with :func:`load_pretrained`.
+Taught in chapter 07, whose Keras cells build the same networks.
 """
 
 from __future__ import annotations
@@ -571,6 +572,7 @@ def new_heads(n_models: int, seed: int, n_inputs: int = ENCODER_SIZES[-1]) -> St
 
 PROBE = {"steps": 200, "learning_rate": 1e-2, "batch_size": 64}  # one layer on cached features: cheap
 FINE_TUNE = {"steps": 200, "learning_rate": 1e-3, "batch_size": 64}  # whole networks, scratch and reuse alike
+SCRATCH = {**FINE_TUNE, "steps": 800}  # from scratch (plain and augmented): a cap its best checkpoints stay under
 
 
 def probe_then_fine_tune(encoder: Stack, X: np.ndarray, y: np.ndarray, test, *, seed: int = 0):
@@ -614,17 +616,22 @@ def _stack_models(stacks: list[Stack]) -> Stack:
     )
 
 
-def sweep_one_count(labels_per_class: int, seeds, pretrained: dict[str, Pretrained], split_seed: int = 0):
+def sweep_one_count(
+    labels_per_class: int, seeds, pretrained: dict[str, Pretrained], split_seed: int = 0, *, with_steps: bool = False
+):
     """Return the test accuracies ``[kind, reuse, seed]`` at one label count (NaN where a cell does not exist).
 
     Within a seed every method gets the same labeled and validation images, so differences are paired.
     Frozen: a softmax layer on cached features (pixels for logistic regression, a random or pretrained encoder's).
     Fine-tuned: the pretrained encoders start under their probe's layer (linear probe, then fine-tune everything:
-    Kumar et al. 2022); from scratch starts fresh, with or without augmented views of its labels.
+    Kumar et al. 2022); from scratch starts fresh, with or without augmented views of its labels, with a larger
+    step cap (``SCRATCH``): augmented views keep changing and need more steps. With ``with_steps``, also return
+    each fine-tuned kind's best validation step per seed (``{kind: (M,)}``).
     """
     (X, y), (Xv, yv), (Xt, yt) = _labeled_arrays(labels_per_class, seeds, split_seed)
     m = len(seeds)
     result = np.full((len(KINDS), len(REUSE), m), np.nan)
+    best_steps = {}
     kinds = list(KINDS)
     random = new_encoders(m, np.random.default_rng([labels_per_class, 16]))
     # Frozen: linear probes on cached features, all kinds side by side
@@ -645,30 +652,42 @@ def sweep_one_count(labels_per_class: int, seeds, pretrained: dict[str, Pretrain
     )
     for i, kind in enumerate(probed):
         result[kinds.index(kind), REUSE.index("frozen")] = probes.test_accuracy[i * m : (i + 1) * m]
-    # Fine-tuned: scratch, augmented scratch, and each pretraining's encoder under its probe's layer
+    # From scratch, plain and augmented: a larger cap (SCRATCH), stopped on the same validation set
+    scratch = new_encoders(2 * m, np.random.default_rng([labels_per_class, 17])).then(
+        new_heads(2 * m, labels_per_class + 100)
+    )
+    trained = train_classifiers(
+        scratch.copy(),
+        np.tile(X, (2, 1, 1)),
+        np.tile(y, (2, 1)),
+        (np.tile(Xv, (2, 1, 1)), np.tile(yv, (2, 1))),
+        (Xt, yt),
+        augmented=np.repeat([False, True], m),
+        seed=labels_per_class + 1,
+        **SCRATCH,
+    )
+    for i, kind in enumerate(("none", "augmented")):
+        result[kinds.index(kind), REUSE.index("fine-tuned")] = trained.test_accuracy[i * m : (i + 1) * m]
+        best_steps[kind] = trained.best_step[i * m : (i + 1) * m]
+    # Fine-tuned: each pretraining's encoder under its probe's layer
     heads = probes.network
-    tuned = ["none", "augmented", *PRETRAINED]
-    starts = [new_encoders(2 * m, np.random.default_rng([labels_per_class, 17]))]
-    starts += [pretrained[k].encoder for k in PRETRAINED]
-    start_heads = [new_heads(2 * m, labels_per_class + 100)]
-    start_heads += [heads.select(np.arange(m) + probed.index(k) * m) for k in PRETRAINED]
-    network = _stack_models(starts).then(_stack_models(start_heads))
-    network = network.copy()
-    tile = len(tuned)
-    augmented = np.repeat(np.array(tuned) == "augmented", m)
+    starts = [pretrained[k].encoder for k in PRETRAINED]
+    start_heads = [heads.select(np.arange(m) + probed.index(k) * m) for k in PRETRAINED]
+    network = _stack_models(starts).then(_stack_models(start_heads)).copy()
+    tile = len(PRETRAINED)
     fine = train_classifiers(
         network,
         np.tile(X, (tile, 1, 1)),
         np.tile(y, (tile, 1)),
         (np.tile(Xv, (tile, 1, 1)), np.tile(yv, (tile, 1))),
         (Xt, yt),
-        augmented=augmented,
         seed=labels_per_class + 1,
         **FINE_TUNE,
     )
-    for i, kind in enumerate(tuned):
+    for i, kind in enumerate(PRETRAINED):
         result[kinds.index(kind), REUSE.index("fine-tuned")] = fine.test_accuracy[i * m : (i + 1) * m]
-    return result
+        best_steps[kind] = fine.best_step[i * m : (i + 1) * m]
+    return (result, best_steps) if with_steps else result
 
 
 def _labeled_arrays(labels_per_class: int, seeds, split_seed: int = 0):
@@ -731,6 +750,7 @@ class Sweep:
     labels_per_class: tuple[int, ...]
     seeds: tuple[int, ...]
     pretrained: dict = field(default_factory=dict, repr=False)
+    best_steps: dict = field(default_factory=dict, repr=False)  # {kind: (labels, seeds)}: best validation step
     kinds: tuple[str, ...] = tuple(KINDS)
     reuses: tuple[str, ...] = REUSE
 
@@ -775,14 +795,87 @@ def run_sweep(labels_per_class=LABELS_PER_CLASS, seeds=SEEDS, *, split_seed: int
     """Pretrain (unless given ``pretrained``) and train every classifier of the grid; return the :class:`Sweep`."""
     labels_per_class, seeds = tuple(labels_per_class), tuple(seeds)
     pretrained = pretrained or pretrain_all(seeds, split_seed)
-    grid = [sweep_one_count(k, seeds, pretrained, split_seed) for k in labels_per_class]
-    return Sweep(np.stack(grid, axis=2), labels_per_class, seeds, pretrained)
+    counts = [sweep_one_count(k, seeds, pretrained, split_seed, with_steps=True) for k in labels_per_class]
+    grid, steps = [c[0] for c in counts], [c[1] for c in counts]
+    best_steps = {kind: np.stack([s[kind] for s in steps]) for kind in steps[0]}
+    return Sweep(np.stack(grid, axis=2), labels_per_class, seeds, pretrained, best_steps)
 
 
 @functools.cache
 def default_sweep() -> Sweep:
-    """Return the chapter's sweep, computed on the first call only: the explorer reads it, it never trains."""
-    return run_sweep()
+    """Return the chapter's sweep on the zoo's full pretrainings (:func:`load_pretrained`), computed once.
+
+    The explorer reads it, it never trains.
+    """
+    return run_sweep(pretrained=load_pretrained())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The full pretrainings, precomputed by `make zoo` (tools/make_zoo.py) and loaded from utils/zoo/
+# ------------------------------------------------------------------------------------------------------------
+
+# kind -> the full pretraining's settings (the chapter runs a short version in front of the learner)
+FULL_PRETRAINING = {
+    "simclr": {"steps": 2000, "batch_size": 128},
+    "autoencoder": {"steps": 2000},
+    "pairs": {"steps": 2000},
+    "pairs_plain": {"steps": 2000, "augmented": False},  # the same answers, never augmented: the control
+}
+
+
+def zoo_name(kind: str) -> str:
+    """Return the zoo name of chapter 07's full pretraining ``kind`` (one file holds the encoders of every seed)."""
+    return f"ch07_{kind}_encoders"
+
+
+def pretrain_full(kind: str, seeds=SEEDS, split_seed: int = 0) -> Pretrained:
+    """Run the full pretraining ``kind`` of :data:`FULL_PRETRAINING` on the pool half (what `make zoo` stores)."""
+    X_pool, y_pool, _, _ = digits_task(split_seed)
+    settings = FULL_PRETRAINING[kind]
+    if kind == "simclr":
+        return pretrain_simclr(X_pool, seeds, **settings)
+    if kind == "autoencoder":
+        return pretrain_autoencoder(X_pool, seeds, **settings)
+    return pretrain_pairs(X_pool, y_pool, seeds, **settings)
+
+
+def encoders_to_keras(encoders: Stack, seeds=SEEDS, name: str = "encoders"):
+    """Return one Keras model holding the M encoders side by side (layer ``seed{s}_{i}``), outputs concatenated."""
+    import keras
+
+    inputs = keras.Input(shape=(ENCODER_SIZES[0],), name="pixels")  # fixed names: the same bytes on every build
+    outputs = []
+    for j, seed in enumerate(seeds):
+        h = inputs
+        for i, (W, b) in enumerate(zip(encoders.weights, encoders.biases, strict=True)):
+            layer = keras.layers.Dense(W.shape[-1], activation="relu", name=f"seed{seed}_{i}", dtype="float32")
+            h = layer(h)
+            layer.set_weights([W[j].astype(np.float32), b[j, 0].astype(np.float32)])
+        outputs.append(h)
+    # An explicit dtype per layer: a shared default policy would be saved with its Python id (other bytes each time)
+    return keras.Model(inputs, keras.layers.Concatenate(name="features", dtype="float32")(outputs), name=name)
+
+
+def encoders_from_keras(model, seeds=SEEDS) -> Stack:
+    """Return the numpy :class:`Stack` (float64) of the encoders in a model made by :func:`encoders_to_keras`."""
+    n = len(ENCODER_SIZES) - 1
+    weights = [[model.get_layer(f"seed{s}_{i}").get_weights() for s in seeds] for i in range(n)]
+    return Stack(
+        [np.stack([w[0] for w in layer]).astype(np.float64) for layer in weights],
+        [np.stack([w[1] for w in layer])[:, None, :].astype(np.float64) for layer in weights],
+        ["relu"] * n,
+    )
+
+
+def load_pretrained(kinds=PRETRAINED, seeds=SEEDS) -> dict[str, Pretrained]:
+    """Return the zoo's full pretrainings (checksum verified, loaded in Keras' safe mode) as numpy encoders."""
+    from utils import zoo
+
+    loaded = {}
+    for kind in kinds:
+        encoder = encoders_from_keras(zoo.load(zoo_name(kind)), seeds)
+        loaded[kind] = Pretrained(kind, encoder, encoder, np.zeros((0, len(seeds))))
+    return loaded
 
 
 # ------------------------------------------------------------------------------------------------------------
