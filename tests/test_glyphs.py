@@ -1,7 +1,5 @@
 """Tests of the rendered-glyph source (utils.glyphs) and the few-label protocol helpers (utils.data)."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -44,11 +42,12 @@ def test_ink_matches_the_real_digits():
     assert abs((X.sum(axis=1) / 1024).mean() - real.mean()) < 0.02
 
 
-def test_renders_thousands_of_images_a_second():
-    render_glyphs(DIGITS, 10, seed=0)  # draw the glyphs once (cached)
-    start = time.perf_counter()
-    render_glyphs(DIGITS, 1000, seed=1)
-    assert time.perf_counter() - start < 5.0  # about 0.5 s on the 2-core machine; generous for a loaded one
+def test_renders_thousands_of_images_in_one_call_reproducibly():
+    # Speed is measured by tools/bench.py, not here: a timed assertion fails on a loaded machine.
+    X, y = render_glyphs(DIGITS, 1000, seed=1)
+    assert X.shape == (10_000, 64) and np.array_equal(np.bincount(y), np.full(10, 1000))
+    X_again, _ = render_glyphs(DIGITS, 1000, seed=1)
+    assert np.array_equal(X, X_again)
 
 
 def test_digits_halves_is_a_stratified_half_and_labeled_subset_is_per_class():

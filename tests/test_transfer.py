@@ -117,6 +117,17 @@ def test_twin_caching_changes_nothing_but_time():
         assert np.allclose(a, b, rtol=0, atol=1e-12)
 
 
+def test_twin_counts_the_multiply_adds_caching_saves():
+    X, y = np.random.default_rng(0).normal(size=(40, 64)), np.arange(40) % 5
+    counts = {}
+    for cache in (False, True):
+        net = T.NumpyMLP.random([64, 16, 16, 5], 3, np.random.default_rng(1))
+        net.n_frozen = 2
+        counts[cache] = net.fit(X, y, epochs=5, batch_size=8, cache=cache).frozen_multiply_adds
+    per_pass = 3 * 40 * (64 * 16 + 16 * 16)  # 3 seeds, 40 images, the two frozen layers
+    assert counts == {True: per_pass, False: 5 * per_pass}
+
+
 def test_twin_gradient_matches_finite_differences():
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(1, 6, 4)), rng.integers(0, 3, (1, 6))
@@ -257,7 +268,7 @@ def test_participation_ratio_counts_directions():
     assert abs(T.participation_ratio(rng.normal(size=(20000, 8))) - 8) < 0.2
     line = rng.normal(size=(500, 1)) * rng.normal(size=(1, 8))
     assert abs(T.participation_ratio(line) - 1) < 1e-6
-    assert T.gain_summary([1.0, 3.0]) == " +2.0 [ +1.0]"
+    assert T.gain_summary([1.0, 3.0]) == " +2 [ +1]"
 
 
 def test_tune_batch_size_caps_an_epoch_at_four_steps():
@@ -273,3 +284,12 @@ def test_plot_transfer_gains_draws_a_mean_and_the_seeds():
     ax = plot_transfer_gains(gains, (2, 5, 10))
     assert len(ax.lines) == 5 and "gain" in ax.get_ylabel()  # 2 means, 2 seed clouds, the zero line
     plt.close("all")
+
+
+def test_glyph_sweep_trains_the_fresh_layers_first_by_default():
+    source = T.random_bodies(1, seed=3)
+    probe = T.glyph_sweep(source, labels_per_class=(2,), seeds=(0,))
+    at_once = T.glyph_sweep(source, labels_per_class=(2,), seeds=(0,), strategy="fresh_head_together")
+    assert sorted(probe.accuracy) == sorted(at_once.accuracy) and len(probe.accuracy) == 15
+    assert np.array_equal(probe.scratch(2), at_once.scratch(2))  # k = 0 is scratch in both
+    assert any(not np.array_equal(probe.get(k, 0, 2), at_once.get(k, 0, 2)) for k in range(1, 5))

@@ -145,3 +145,11 @@ def test_rebuilding_a_printed_source_gives_an_equivalent_one(tmp_path, keras):
     rebuilt = make_zoo.build([item.name], tmp_path)[0]
     assert rebuilt["architecture"] == item.architecture and rebuilt["recipe"] == item.recipe
     assert abs(rebuilt["test_accuracy"] - item.test_accuracy) <= ACCURACY_TOLERANCE
+
+
+def test_describe_lists_every_model_or_the_named_ones():
+    from utils import zoo
+
+    assert len(zoo.describe()) == len(zoo.manifest())
+    lines = zoo.describe(["digits_0to4_mlp"])
+    assert len(lines) == 1 and lines[0].startswith("digits_0to4_mlp ")

@@ -69,6 +69,8 @@ def test_accuracy(name: str, model) -> float:
     """Return the accuracy of zoo model ``name`` on its own test data (task A, or held-out fonts)."""
     from utils.transfer import accuracy, tasks
 
+    if name in CH07_NAMES:
+        return ch07_test_accuracy(model)
     if name in GLYPH_RECIPES:
         return accuracy(model, *glyph_test_set(name))
     task_a, _ = tasks()
@@ -198,17 +200,80 @@ def write_manifest(entries: list[dict], out: Path = ZOO_DIR) -> Path:
 
 ALL_RECIPES = RECIPES | GLYPH_RECIPES
 
+# Chapter 07: the full pretrainings on the digits' pool half (utils.pretraining.FULL_PRETRAINING), all seeds in one
+# file per kind, trained in numpy (float64, one BLAS thread: the same bytes on the same machine), stored as float32.
+CH07_NAMES = {f"ch07_{kind}_encoders": kind for kind in ("simclr", "autoencoder", "pairs", "pairs_plain")}
+
+
+def ch07_test_accuracy(model) -> float:
+    """Return the 1-nearest-neighbour test accuracy of a chapter 07 encoder's features, mean over its seeds.
+
+    Neighbours are looked up among the pool half's images (with their labels), on the features of each seed.
+    """
+    from utils.pretraining import ENCODER_SIZES, SEEDS, digits_task
+
+    X_pool, y_pool, X_test, y_test = digits_task()
+    width = ENCODER_SIZES[-1]
+    pool, test = np.asarray(model(X_pool)), np.asarray(model(X_test))
+    scores = []
+    for j in range(len(SEEDS)):
+        a, b = pool[:, j * width : (j + 1) * width], test[:, j * width : (j + 1) * width]
+        distance = (b**2).sum(1)[:, None] - 2 * b @ a.T + (a**2).sum(1)[None, :]
+        scores.append(np.mean(y_pool[np.argmin(distance, axis=1)] == y_test))
+    return float(np.mean(scores))
+
+
+def build_ch07_encoders(names=tuple(CH07_NAMES), out: Path = ZOO_DIR) -> list[dict]:
+    """Run chapter 07's full pretrainings ``names`` (5 seeds each) and save their encoders; return manifest entries."""
+    from utils import pretraining as pt
+    from utils.zoo import sha256
+
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name in names:
+        kind = CH07_NAMES[name]
+        pretrained = pt.pretrain_full(kind)
+        model = pt.encoders_to_keras(pretrained.encoder, pt.SEEDS, name=name)
+        path = out / f"{name}.keras"
+        save_reproducibly(model, path)
+        accuracy = ch07_test_accuracy(model)
+        entries.append(
+            {
+                "name": name,
+                "file": path.name,
+                "sha256": sha256(path),
+                "bytes": path.stat().st_size,
+                "task": f"chapter 07: {kind} pretraining on the digits' unlabeled pool half, one encoder per seed "
+                f"{list(pt.SEEDS)} side by side (test accuracy: 1-nearest-neighbour on the features)",
+                "architecture": architecture(model),
+                "test_accuracy": round(accuracy, 4),
+                "recipe": {
+                    "kind": kind,
+                    **pt.FULL_PRETRAINING[kind],
+                    "seeds": list(pt.SEEDS),
+                    "script": "tools/make_zoo.py",
+                    "keras": _keras_version(),
+                },
+            }
+        )
+        print(
+            f"{path.name}: {entries[-1]['bytes']} bytes, 1-NN accuracy {accuracy:.4f}, "
+            f"sha256 {entries[-1]['sha256'][:12]}"
+        )
+    return entries
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"models to rebuild (default: all): {', '.join(ALL_RECIPES)}")
     parser.add_argument("--out", type=Path, default=ZOO_DIR)
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.names) - set(ALL_RECIPES))
+    unknown = sorted(set(args.names) - set(ALL_RECIPES) - set(CH07_NAMES))
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo has {', '.join(ALL_RECIPES)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    entries = build(args.names or list(ALL_RECIPES), args.out)
+    entries = build([n for n in args.names if n in ALL_RECIPES] if args.names else list(ALL_RECIPES), args.out)
+    entries += build_ch07_encoders([n for n in args.names if n in CH07_NAMES] if args.names else CH07_NAMES, args.out)
     print(f"wrote {write_manifest(entries, args.out)}")
     return 0
 

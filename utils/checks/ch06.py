@@ -331,7 +331,7 @@ def _demo_frozen_features(function) -> None:
     inference, training = _q3_reference()
     print(
         "Your cached features match the frozen trunk's inference-mode outputs. In training mode they would have "
-        f"differed by up to {np.max(np.abs(inference - training)):.2f}, and the moving averages would have moved."
+        f"differed by up to {np.max(np.abs(inference - training)):.1f}, and the moving averages would have moved."
     )
 
 

@@ -94,9 +94,10 @@ def load_checked(path: Path, expected_sha256: str):
     return keras.models.load_model(path, safe_mode=True, compile=False)
 
 
-def describe() -> list[str]:
-    """Return one line per zoo model: name, size, checksum prefix, task and test accuracy."""
+def describe(names=None) -> list[str]:
+    """Return one line per zoo model (every one, or those in ``names``): name, size, checksum prefix, accuracy."""
     return [
         f"{e.name:<20} {e.bytes / 1024:3.0f} KiB  sha256 {e.sha256[:12]}…  test accuracy {e.test_accuracy:.2f}"
         for e in manifest().values()
+        if names is None or e.name in names
     ]
