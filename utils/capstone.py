@@ -642,6 +642,7 @@ def _run_setup(name: str, variant: str, seed: int, answer: Callable | None) -> R
     seed_everything(seed)
     if setup.kind == "transfer":
         return _run_transfer(setup, variant, seed, version, data)
+    stats = None
     if setup.kind == "step":
         model = broken_bn_model()
         history = train(setup, model, data, seed=seed, step=version, key=(name, variant, answer))
@@ -649,17 +650,6 @@ def _run_setup(name: str, variant: str, seed: int, answer: Callable | None) -> R
         model = version()
         stats = start_stats(model, data)
         history = train(setup, model, data, seed=seed, key=(name, variant, answer))
-        return Run(
-            name,
-            variant,
-            seed,
-            history["loss"],
-            history["score"],
-            history["grad_norm"],
-            stats,
-            model=model,
-            grad_steps=history["grad_steps"],
-        )
     return Run(
         name,
         variant,
@@ -667,6 +657,7 @@ def _run_setup(name: str, variant: str, seed: int, answer: Callable | None) -> R
         history["loss"],
         history["score"],
         history["grad_norm"],
+        stats,
         model=model,
         grad_steps=history["grad_steps"],
     )
