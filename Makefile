@@ -7,10 +7,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 JOBS   ?= 2
+LAB_NEWS_PLUGIN := @jupyterlab/apputils-extension:announcements
 # Jupyter refuses to run as root (containers, CI) unless told to.
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root --no-browser,)
 
-.PHONY: help setup lab test lint format unit nbval exercises notebooks bench clean site schedule reset-exercises zoo
+.PHONY: help setup lab test lint format unit nbval exercises notebooks bench clean site schedule reset-exercises zoo report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,6 +21,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# No "get notified about official Jupyter news?" prompt on every seat (and no news or update check over the
+	@# network): JupyterLab's documented switch, written into .venv only (etc/jupyter/labconfig/page_config.json).
+	$(VENV)/bin/jupyter labextension disable "$(LAB_NEWS_PLUGIN)" > /dev/null
 	touch $@
 
 setup: $(STAMP)  ## create or refresh .venv with the course and its tools
@@ -41,6 +45,9 @@ test: $(STAMP)  ## everything CI checks: lint; every notebook twice; unit, struc
 	status=$$?; \
 	$(OFFLINE) $(PY) -m pytest -n $(JOBS) --dist loadgroup -p tests.user_runs -rs tests || status=1; \
 	exit $$status
+
+report: $(STAMP)  ## print what a bug report needs: course version, versions, platform, CPU/GPU, problems
+	@$(PY) -m utils.course
 
 lint: $(STAMP)  ## ruff over .py and .ipynb
 	$(PY) -m ruff check .

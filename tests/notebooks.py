@@ -1,8 +1,10 @@
-"""Shared helpers for the tests: where notebooks live, and how to read them."""
+"""Shared helpers for the tests: where notebooks live, how to read them, and the course's tools by name."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -31,3 +33,19 @@ def markdown(nb) -> str:
 
 def ids(paths) -> list[str]:
     return [f"{p.parent.name}/{p.name}" for p in paths]
+
+
+def load_tool(name: str):
+    """Return the module ``tools/<name>.py`` (tools/ is a folder of scripts, not a package), loaded once."""
+    module_name = f"course_tools_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, ROOT / "tools" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+def executor():
+    """Return the course's notebook executor (tools/executor.py): every test that runs a notebook uses it."""
+    return load_tool("executor")

@@ -45,3 +45,34 @@ def test_environment_is_ready_and_versions_are_known():
 @pytest.mark.parametrize(("text", "expected"), [("2.21.0", (2, 21)), ("3.15.1rc1", (3, 15)), ("8", (8,))])
 def test_version_tuple(text, expected):
     assert course._version_tuple(text) == expected
+
+
+def test_course_version_is_pyprojects_and_in_the_changelog():
+    import tomllib
+
+    from tests.notebooks import ROOT
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert course.course_version() == declared, "the installed course is out of date: run `make setup`"
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## {declared}" in changelog, f"CHANGELOG.md has no section for {declared}"
+
+
+def test_bug_report_names_what_a_maintainer_needs():
+    text = course.report()
+    for label in ("course", "python", "tensorflow", "keras", "platform", "cpu", "gpu", "environment problems: none"):
+        assert any(line.startswith(label) for line in text.splitlines()), f"no {label!r} line in:\n{text}"
+    assert course.course_version() in text.splitlines()[0]
+
+
+def test_a_platform_without_a_tensorflow_wheel_is_named_with_what_to_do(monkeypatch):
+    assert course.no_tensorflow_wheel("Darwin", "x86_64") == "an Intel Mac"
+    assert course.no_tensorflow_wheel("Linux", "aarch64") == "Linux aarch64"
+    assert (
+        course.no_tensorflow_wheel("Darwin", "arm64") is None and course.no_tensorflow_wheel("Linux", "x86_64") is None
+    )
+    found = {**course.versions(), "tensorflow": "not installed"}
+    monkeypatch.setattr(course, "versions", lambda: found)
+    monkeypatch.setattr(course, "no_tensorflow_wheel", lambda: "an Intel Mac")
+    (problem,) = [p for p in course.environment_problems() if "TensorFlow" in p]
+    assert "no wheel for an Intel Mac" in problem and "Binder" in problem

@@ -335,11 +335,10 @@ def test_exercise_notebooks_hold_no_solution_and_parse(path):
 
 @pytest.mark.parametrize("path", EXERCISES, ids=[p.name for p in EXERCISES])
 def test_untouched_exercise_notebooks_run_without_errors(path):
-    from nbclient import NotebookClient
+    from tests.notebooks import executor
 
     nb = nbformat.read(path, as_version=4)
-    resources = {"metadata": {"path": str(path.parent)}}  # run in exercises/, as JupyterLab does
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources=resources).execute()
+    executor().execute(nb, path.parent, timeout=300)  # run in exercises/, as JupyterLab does
     problems = []
     for cell in nb.cells:
         for output in cell.get("outputs", []):

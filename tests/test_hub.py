@@ -4,9 +4,9 @@ The hub runs tools/hub/jupyterhub_config.py (the configuration the README gives 
 ports, with its state and the learners' home folders in a temporary folder: the shared-password authenticator,
 one local single-user server per learner in a home of its own, and the pure-Python configurable-http-proxy that
 `make setup` installs. Over HTTP, as a browser does, two learners log in with the class password and start their
-servers; each server holds its own copy of the course, and chapter 00 runs there, cell by cell, in a kernel of
-that server (over the Jupyter server's REST and WebSocket API) and prints "You are ready". One learner cannot
-open the other's server (403), and a wrong password does not log in.
+servers; each server holds its own copy of the course and opens JupyterLab without the news prompt, and chapter 00
+runs there, cell by cell, in a kernel of that server (over the Jupyter server's REST and WebSocket API) and prints
+"You are ready". One learner cannot open the other's server (403), and a wrong password does not log in.
 
 Offline by design: everything talks over 127.0.0.1. Without JupyterHub or its proxy the test is skipped with a
 reason (a failure under ``CI=true``).
@@ -38,6 +38,7 @@ USERS = ("ada", "alan")
 CHAPTER = "chapters/00_setup_check.ipynb"
 READY = "You are ready"
 SECONDS = {"hub": 90, "spawn": 180, "cell": 300}
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"  # asks "get notified about official Jupyter news?"
 TEST_ONLY_ENV = ("MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")  # set by tests/conftest.py
 HOW_TO_GET_IT = "JupyterHub or its proxy is missing, so the JupyterHub test did NOT run: `make setup` installs them"
 
@@ -291,6 +292,7 @@ def test_a_class_on_one_server(tmp_path):
         a_wrong_password_does_not_log_in(hub)
         learners = log_in_and_start_servers(hub)
         each_learner_has_a_server_and_a_course_of_their_own(hub, learners)
+        jupyterlab_asks_no_news_question(hub, learners)
         chapter_00_runs_on_each_server_and_says_ready(hub, learners)
         a_learner_cannot_open_another_learners_server(hub, learners)
     finally:
@@ -339,6 +341,19 @@ def each_learner_has_a_server_and_a_course_of_their_own(hub: Hub, learners: dict
     assert learners[second].server_api("contents/note.txt").status_code == 404
 
 
+def jupyterlab_asks_no_news_question(hub: Hub, learners: dict[str, Learner]) -> None:
+    """No "get notified about official Jupyter news?" prompt: `make setup` disables the plugin that asks it."""
+    for name, learner in learners.items():
+        page = learner.open_server()
+        found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page.text, re.S)
+        assert found, f"{name}'s JupyterLab page has no page config"
+        disabled = json.loads(found[1]).get("disabledExtensions", [])
+        assert NEWS_PLUGIN in disabled, (
+            f"{name}'s JupyterLab would ask every learner about Jupyter news: {NEWS_PLUGIN} is enabled "
+            f'(`make setup` runs `jupyter labextension disable "{NEWS_PLUGIN}"`). Disabled: {disabled}'
+        )
+
+
 def chapter_00_runs_on_each_server_and_says_ready(hub: Hub, learners: dict[str, Learner]) -> None:
     with ThreadPoolExecutor(len(USERS)) as pool:  # the whole class presses "Run All" at once
         texts = pool.map(lambda learner: learner.run_notebook(CHAPTER), learners.values())
@@ -360,3 +375,14 @@ def a_learner_cannot_open_another_learners_server(hub: Hub, learners: dict[str, 
     put = intruder.server_api("contents/intruder.txt", "PUT", owner=second, body=body)
     assert put.status_code in (302, 403), f"{first} wrote into {second}'s server: {put.status_code}"
     assert not (hub.homes / second / "intruder.txt").exists()
+
+
+def test_make_setup_turns_the_news_prompt_off():
+    """`make setup` disables the announcements plugin in .venv, where `make lab` and the hub's servers start."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"LAB_NEWS_PLUGIN := {NEWS_PLUGIN}" in makefile
+    recipe = makefile.split("$(STAMP): pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    assert 'jupyter labextension disable "$(LAB_NEWS_PLUGIN)"' in recipe, (
+        "make setup no longer disables the news plugin"
+    )
+    assert "lab: $(STAMP)" in makefile, "make lab must start from the environment that make setup prepared"

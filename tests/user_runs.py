@@ -232,8 +232,9 @@ class RerunItem(pytest.Item):
         self.notebook = notebook  # nbval's IPyNbFile collector
 
     def runtest(self):
-        from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+        from tests.notebooks import executor
 
         key = self.notebook.nodeid
         if key in _STATE.failed:
@@ -241,12 +242,16 @@ class RerunItem(pytest.Item):
         path = Path(self.notebook.path)
         saved = nbformat.read(path, as_version=4)
         fresh = copy.deepcopy(saved)
-        client = NotebookClient(
-            fresh, timeout=CELL_TIMEOUT, km=_current_env_kernel(), resources={"metadata": {"path": str(path.parent)}}
-        )
         try:
             # As nbval, the kernel's own log stays out of the report; unlike nbval's run, another numeric path.
-            client.execute(stderr=subprocess.DEVNULL, env={**os.environ, **second_numeric_path()})
+            executor().execute(
+                fresh,
+                path.parent,
+                timeout=CELL_TIMEOUT,
+                km=_current_env_kernel(),
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, **second_numeric_path()},
+            )
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
             raise RerunFailure(
                 "the second run (fresh kernel, same folder, after nbval's run) stopped with an error. "

@@ -4,35 +4,27 @@ Usage: python tools/run_notebooks.py chapters/01_vanishing_exploding_gradients.i
        python tools/run_notebooks.py --all        (every notebook in chapters/ and solutions/)
 
 Each notebook runs with its own folder as the working directory, as in JupyterLab, and prints its wall time.
+It runs through the course's executor (tools/executor.py), which never hangs at an explorer cell the way plain
+`jupyter nbconvert --execute` can (see its docstring); a cell that runs over the timeout fails the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+from executor import CELL_TIMEOUT_S, execute_file
 
 ROOT = Path(__file__).resolve().parent.parent
 EXECUTED_FOLDERS = ("chapters", "solutions")
 
 
-def execute(path: Path, timeout: int = 600) -> float:
+def execute(path: Path, timeout: int = CELL_TIMEOUT_S) -> float:
     """Run ``path`` in a fresh kernel, save it in place and return the wall time in seconds."""
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        record_timing=False,  # timestamps would change every saved notebook on every run
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    start = time.perf_counter()
-    client.execute()
-    elapsed = time.perf_counter() - start
+    # No timing metadata: timestamps would change every saved notebook on every run.
+    nb, elapsed = execute_file(path, timeout=timeout, record_timing=False)
     nb.metadata.pop("widgets", None)  # widget state is view-only and changes on every run
     nbformat.write(with_widget_hints(nb), path)
     return elapsed

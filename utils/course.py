@@ -1,4 +1,8 @@
-"""Course setup: the one call in every notebook's first code cell, and the git-ignored output folder."""
+"""Course setup: the one call in every notebook's first code cell, the git-ignored output folder, and a bug report.
+
+``python -m utils.course`` (or ``make report``) prints what a maintainer needs with a bug report: the course's
+version, the versions of Python and the main packages, the platform, CPU and GPU, and ``environment_problems()``.
+"""
 
 from __future__ import annotations
 
@@ -78,6 +82,19 @@ def output_dir(*parts: str) -> Path:
     return path
 
 
+DISTRIBUTION = "training-deep-nets-course"  # pyproject.toml's [project] name
+
+
+def course_version() -> str:
+    """Return the course's release, as installed from pyproject.toml (e.g. '0.2.0'); see CHANGELOG.md."""
+    import importlib.metadata as md
+
+    try:
+        return md.version(DISTRIBUTION)
+    except md.PackageNotFoundError:
+        return "unknown: the course is not installed (run `make setup`, or `pip install -e .` in the course folder)"
+
+
 def versions() -> dict[str, str]:
     """Return the versions of Python and the course's main packages, by name."""
     import importlib.metadata as md
@@ -102,12 +119,26 @@ def _dist_version(md, name: str) -> str:
 REQUIRED = {"python": (3, 11), "tensorflow": (2, 21), "keras": (3, 15), "ipywidgets": (8, 1), "jupyterlab": (4, 4)}
 
 
+# Platforms without a TensorFlow 2.21 wheel (tests/test_platforms.py holds the table of published wheels).
+NO_TENSORFLOW_WHEEL = {("Darwin", "x86_64"): "an Intel Mac", ("Linux", "aarch64"): "Linux aarch64"}
+NO_WHEEL_ADVICE = "use Binder or a class JupyterHub, or a Linux x86-64 machine or container (README, Platforms)."
+
+
+def no_tensorflow_wheel(system: str | None = None, machine: str | None = None) -> str | None:
+    """Return this platform's name if TensorFlow 2.21 has no wheel for it (an Intel Mac, Linux aarch64), else None."""
+    import platform
+
+    return NO_TENSORFLOW_WHEEL.get((system or platform.system(), machine or platform.machine()))
+
+
 def environment_problems() -> list[str]:
     """Return what is wrong with this environment for the course, as sentences that say what to do (empty: ready)."""
     found, problems = versions(), []
     for name, minimum in REQUIRED.items():
         version = found.get(name, "not installed")
-        if version == "not installed":
+        if version == "not installed" and name == "tensorflow" and no_tensorflow_wheel():
+            problems.append(f"TensorFlow 2.21 publishes no wheel for {no_tensorflow_wheel()}: {NO_WHEEL_ADVICE}")
+        elif version == "not installed":
             problems.append(f"{name} is not installed: run `make setup` (or `pip install -e .`) in the course folder.")
         elif _version_tuple(version) < minimum:
             wanted = ".".join(map(str, minimum))
@@ -130,3 +161,76 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# A bug report: python -m utils.course (make report)
+# ------------------------------------------------------------------------------------------------------------
+
+REPORTED_ENV = (
+    "COURSE_OUTPUT_DIR",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_NUM_INTRAOP_THREADS",
+    "OMP_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+)
+REPORTED_PACKAGES = ("ipykernel", "nbclient", "jupyterlab_widgets", "scipy", "latex2mathml")
+
+
+def machine() -> dict[str, str]:
+    """Return the platform, the processor and the devices TensorFlow sees (imports TensorFlow, quietly)."""
+    import platform
+
+    os.environ.update(_TF_ENV)
+    for name, value in _TF_ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": f"{_processor_name()}, {os.cpu_count()} logical cores",
+        "gpu": ", ".join(gpu.name for gpu in gpus) if gpus else "none (fine: the course runs on a CPU)",
+        "tensorflow build": "with CUDA" if tf.test.is_built_with_cuda() else "CPU only",
+    }
+
+
+def _processor_name() -> str:
+    import platform
+
+    try:  # Linux names the model here; platform.processor() is often empty there
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown processor"
+
+
+def report() -> str:
+    """Return a bug report as text: course version, versions, platform, CPU/GPU, environment problems."""
+    import importlib.metadata as md
+
+    settings = [f"{name:<22}{os.environ[name]}" for name in REPORTED_ENV if name in os.environ]  # before TF's import
+    lines = [f"{'course':<22}{course_version()}", f"{'python executable':<22}{sys.executable}"]
+    lines += [f"{name:<22}{version}" for name, version in versions().items()]
+    installed = []
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            installed.append(f"{dist} {md.version(dist)}")
+        except md.PackageNotFoundError:
+            pass
+    lines.append(f"{'tensorflow dist':<22}{', '.join(installed) or 'none'}")
+    lines += [f"{name:<22}{_dist_version(md, name)}" for name in REPORTED_PACKAGES]
+    lines += [f"{name:<22}{value}" for name, value in machine().items()]
+    lines += settings
+    problems = environment_problems()
+    lines.append("environment problems: " + ("none" if not problems else f"{len(problems)}"))
+    lines += [f"  - {problem}" for problem in problems]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report())

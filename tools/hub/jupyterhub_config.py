@@ -64,6 +64,8 @@ else:
 # system users, or DockerSpawner).
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = str(HOMES / "{username}")
+# The course's own environment: `make setup` has disabled JupyterLab's news plugin there, so no learner is asked
+# "Would you like to get notified about official Jupyter news?" (tests/test_hub.py checks each server's page).
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab/tree/chapters/00_setup_check.ipynb"
 c.Spawner.start_timeout = 120  # a busy 2-core machine starting several servers at once
