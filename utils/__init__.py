@@ -6,7 +6,8 @@ Importing ``utils`` changes nothing global. Each notebook's first code cell call
 Modules, from the bottom up (arrows point down, toward compute):
 
 - ``course``: the setup call, the git-ignored output folder, versions.
-- ``data``: the digits data set (ships with scikit-learn) and small synthetic data.
+- ``data``: the digits data set (ships with scikit-learn), the few-label protocol and small synthetic data.
+- ``glyphs``: printed digits and letters rendered from matplotlib's fonts, reduced to 8x8 like the digits (ch. 06-07).
 - ``blas``: one BLAS thread for the small matrix products behind the widgets.
 - ``activations``: activation functions and derivatives in numpy; the signal through deep stacks (ch. 01, 03).
 - ``diagnostics``: per-layer forward and backward statistics of any sequential Keras model, and a callback.
@@ -16,11 +17,11 @@ Modules, from the bottom up (arrows point down, toward compute):
 - ``models``, ``layers``: Keras model builders, the RReLU layer, activation layers by name (ch. 03).
 - ``clipping``: clipping by value, norm and global norm from scratch; exploding RNNs and deep nets (ch. 05).
 - ``transfer``, ``zoo``: reusing, freezing and caching layers; the course's checksummed model zoo (ch. 06).
-- ``pretraining``: autoencoders and auxiliary tasks with scarce labels (ch. 07).
+- ``pretraining``: contrastive, autoencoder and same-or-not pair pretraining with scarce labels (ch. 07).
 - ``capstone``, ``doctor``: broken set-ups to debug, and ``diagnostics.doctor`` for a learner's model (ch. 08).
 - ``plots``: the course's plot helpers (on top of compute).
 - ``widgets``: the interactive explorers (on top of plots and compute).
 - ``checks``: the exercise checks (on top of compute).
-"""
 
-__version__ = "0.1.0"
+The course's version is the installed package's (pyproject.toml): ``utils.course.course_version()``.
+"""
