@@ -4,8 +4,10 @@ The site is built once for the test session, as `make site` builds it, into a te
 of the course has a page and the index lists the chapters in course order; every internal link, anchor and
 image resolves and nothing is loaded from the network; every figure of a notebook is on its page; an explorer's
 widget is shown as its default figure wherever the chapter saves one; no solution code is on a chapter's or an
-exercise's page; and headless Chromium (Debian's, as tests/test_browser.py drives it) renders the index and a
-chapter without a console error (screenshots in outputs/screenshots/).
+exercise's page; formulas ($...$, $$...$$) are typeset as MathML at build time; and headless Chromium (Debian's,
+as tests/test_browser.py drives it) renders the index and a chapter without a console error, and, with the network
+off, draws every chapter's formulas: none left as raw LaTeX, each with a size, fractions stacked (screenshots in
+outputs/screenshots/).
 """
 
 from __future__ import annotations
@@ -325,6 +327,104 @@ def test_chromium_renders_the_page_without_console_errors(site, browser, which):
 
 
 # ------------------------------------------------------------------------------------------------------------
+# Formulas: typeset at build time as MathML, drawn by the browser, offline
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _formulas(notebook: Path) -> list[str]:
+    """The LaTeX formulas of a notebook's markdown cells, as the builder finds them."""
+    formulas = build_site.Formulas()
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            formulas.protect(cell.source)
+    return [tex for tex, _ in formulas.formulas]
+
+
+WITH_FORMULAS = [path for path in CHAPTERS + SOLUTIONS if _formulas(path)]
+
+
+def test_the_formula_finder_leaves_code_currency_and_escapes_alone():
+    formulas = build_site.Formulas()
+    text = (
+        "It costs $5 and $10, or US$3; `x = $a$` and an escaped \\$ stay. Inline $x_i^2$, display\n\n"
+        "$$\\frac{1}{m} \\sum_{i=1}^{m} x_i$$\n\n```python\nprice = '$2$'\n```\nand $a$-$b$."
+    )
+    protected = formulas.protect(text)
+    assert [tex for tex, _ in formulas.formulas] == ["x_i^2", "\\frac{1}{m} \\sum_{i=1}^{m} x_i", "a", "b"]
+    for kept in ("$5 and $10, or US$3", "`x = $a$`", "\\$ stay", "price = '$2$'"):
+        assert kept in protected
+    restored = formulas.restore(protected)
+    assert restored.count("<math") == 4 and restored.count('display="block"') == 1 and "COURSEMATH" not in restored
+    assert "<msubsup><mi>x</mi><mi>i</mi><mn>2</mn></msubsup>" in restored
+    # In an attribute (a heading's anchor), a formula becomes words; an operator name is set upright as a name.
+    heading = build_site.Formulas()
+    html_heading = heading.protect("<h2 id='the-$\\operatorname{Var}(W)$'>$\\operatorname{Var}(W)$</h2>")
+    restored = heading.restore(html_heading.replace("'", '"'))
+    assert restored.startswith('<h2 id="the-operatorname-Var-W">') and "<mi>Var</mi>" in restored
+    spacing = build_site.Formulas()  # TeX's spacing: a sign after a bracket, a thin space after a function name
+    restored = spacing.restore(spacing.protect("$[-c, c]$ and $\\ln 10$"))
+    assert '<mo form="prefix">&#x02212;</mo>' in restored and '<mi>ln</mi><mspace width="0.167em" />' in restored
+    with pytest.raises(SystemExit, match="cannot typeset"):
+        build_site.Formulas().protect("a broken $\\frac{1}{$ formula", "somewhere.ipynb")
+
+
+def test_the_course_states_formulas_and_every_one_is_typeset_on_its_page(site):
+    assert len(WITH_FORMULAS) >= 8, "chapters and solutions 01-04 state their formulas in LaTeX"
+    for notebook in WITH_FORMULAS:
+        text = page_of(site, notebook).read_text(encoding="utf-8")
+        assert "COURSEMATH" not in text, f"{notebook.name}: a formula placeholder was left on the page"
+        assert text.count("<math ") >= len(_formulas(notebook)), f"{notebook.name}: formulas missing from the page"
+        assert not re.search(r"<script[^>]*(mathjax|katex)", text, re.IGNORECASE), "no MathJax or KaTeX is loaded"
+
+
+# In the browser: the text of the rendered markdown (code and formulas taken out), and each formula's box.
+MATH_JS = """() => {
+  let text = '';
+  for (const cell of document.querySelectorAll('.jp-RenderedMarkdown')) {
+    const copy = cell.cloneNode(true);
+    copy.querySelectorAll('code, pre, math').forEach(e => e.remove());
+    text += copy.textContent + '\\n';
+  }
+  const maths = [...document.querySelectorAll('math')];
+  const flat = maths.filter(m => { const r = m.getBoundingClientRect(); return !(r.width > 0 && r.height > 0); });
+  const fractions = [...document.querySelectorAll('math[display="block"] mfrac')].map(
+    f => f.getBoundingClientRect().height / parseFloat(getComputedStyle(f.closest('math')).fontSize));
+  return {text, count: maths.length, flat: flat.length, fractions};
+}"""
+
+
+@pytest.mark.parametrize(
+    "notebook",
+    [p for p in WITH_FORMULAS if p.parent.name == "chapters"],
+    ids=ids([p for p in WITH_FORMULAS if p.parent.name == "chapters"]),
+)
+def test_chromium_draws_the_formulas_offline(site, browser, notebook):
+    """No raw $...$ left in the text a reader sees, every formula drawn with a size, fractions stacked."""
+    from utils.course import output_dir
+
+    context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    try:
+        page.goto(page_of(site, notebook).as_uri(), wait_until="load")
+        found = page.evaluate(MATH_JS)
+        page.locator("math[display='block']").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(output_dir("screenshots") / f"site_formulas_{notebook.stem[:2]}.png"))
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+    raw = re.findall(r"\$[^$\n]{1,60}\$", found["text"])
+    assert not raw, f"formulas left as raw LaTeX in the page: {raw[:5]}"
+    assert found["count"] >= len(_formulas(notebook)), "fewer <math> elements than formulas in the notebook"
+    assert found["flat"] == 0, f"{found['flat']} of {found['count']} formulas have no size: not laid out"
+    # A stacked fraction is taller than a line of text; MathML shown as plain inline text would not be.
+    if found["fractions"]:
+        assert min(found["fractions"]) > 1.5, f"fractions not stacked: heights {found['fractions']} (em)"
+
+
+# ------------------------------------------------------------------------------------------------------------
 # The builder on a small made-up course: widgets, links to other files, a notebook without a picture
 # ------------------------------------------------------------------------------------------------------------
 
@@ -384,3 +484,25 @@ def test_the_builder_on_a_tiny_course(tmp_path):
     with pytest.raises(SystemExit):
         build_site.build(root, tmp_path / "mine")
     assert (tmp_path / "mine" / "keep.txt").exists()
+
+
+def test_the_builder_typesets_markdown_outputs_and_notes_too(tmp_path):
+    root, out = tmp_path / "course", tmp_path / "site"
+    (root / "chapters").mkdir(parents=True)
+    (root / "docs" / "instructors").mkdir(parents=True)
+    (root / "docs" / "instructors" / "README.md").write_text(
+        "# Notes\n\nThe rule $r = \\sigma\\sqrt{3}$, in `$code$`, costs $5 and $10.\n", encoding="utf-8"
+    )
+    nb = nbformat.v4.new_notebook()
+    table = nbformat.v4.new_output("execute_result", data={"text/markdown": "| a |\n|--|\n| $\\alpha^2$ |"})
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 00 · Chapter\n\n**Time:** 5 min\n\n$$\\frac{1}{m} \\sum_i x_i$$ for $5."),
+        nbformat.v4.new_code_cell("Markdown(table)", outputs=[table], execution_count=1),
+    ]
+    nbformat.write(nb, root / "chapters" / "00_a.ipynb")
+    build_site.build(root, out)
+    page = (out / "chapters" / "00_a.html").read_text(encoding="utf-8")
+    assert page.count("<math ") == 2 and 'display="block"' in page and "<msup><mi>α</mi>" in html.unescape(page)
+    assert "for $5." in page and "COURSEMATH" not in page
+    notes = (out / "instructors" / "README.html").read_text(encoding="utf-8")
+    assert notes.count("<math ") == 1 and "$code$" in notes and "costs $5 and $10" in notes

@@ -223,3 +223,152 @@ def test_utils_layers_point_down():
             continue
         bad = [m for m in _imports(path) if m.startswith(("utils.widgets", "utils.checks"))]
         assert not bad, f"utils/{rel} imports {bad}: arrows must point down toward compute"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Formulas are typeset in LaTeX
+# ------------------------------------------------------------------------------------------------------------
+
+# For each chapter, its key formulas: (the plain-text form that no markdown cell of the chapter, its solutions or
+# its exercises may keep, a regex that the chapter's markdown must match). The regexes run over the markdown with
+# its spacing taken out (blanks, thin spaces `\,`, and `\bigl`/`\Bigr` size hints), so they pin the formula, not its
+# layout (`tex` writes such a regex from the LaTeX as typed).
+SPACING = re.compile(r"\s+|(?<!\\)\\[,;:! ]|\\[bB]ig{1,2}[lr]?(?![a-zA-Z])|\\(?:text|display)style(?![a-zA-Z])")
+
+
+def _compact(text: str) -> str:
+    return SPACING.sub("", text)
+
+
+def tex(formula: str) -> str:
+    """Return a regex that matches ``formula`` (LaTeX, as typed) in compacted markdown."""
+    return re.escape(_compact(formula))
+
+
+FI, FO = r"\\text\{fan\}_\\text\{in\}", r"\\text\{fan\}_\\text\{out\}"
+VAR = r"\\operatorname\{Var\}"
+KEY_FORMULAS: dict[str, list[tuple[str, str]]] = {
+    "01": [
+        ("σ(z) = 1 / (1 + e^(−z))", r"\\sigma\(z\)=1/\(1\+e\^\{-z\}\)"),
+        ("σ'(z) = σ(z)(1 − σ(z))", r"\\sigma'\(z\)=\\sigma\(z\)\(1-\\sigma\(z\)\)"),
+        # The chain rule, one layer down: one factor f' and one W per layer.
+        ("δ_(l−1) = (δ_l ⊙ f'(z_l)) W_lᵀ", r"\\delta_\{l-1\}=\(\\delta_l\\odotf'\(z_l\)\)W_l\^\\top"),
+        ("∏ σ'(z_l) ≤ 0.25^10", r"\\prod_\{l=1\}\^\{10\}\\sigma'\(z_l\)\\le0\.25\^\{10\}"),
+        ("N(0, 1/fan_in)", rf"\\mathcal\{{N\}}\(0,1/{FI}\)"),
+    ],
+    "02": [
+        ("Var(z) = fan_in · Var(W) · Var(x)", rf"{VAR}\(z\)={FI}\\cdot{VAR}\(W\)\\cdot{VAR}\(x\)"),
+        ("Var(δx) = fan_out · Var(W) · Var(δz)", rf"{VAR}\(\\deltax\)={FO}\\cdot{VAR}\(W\)\\cdot{VAR}\(\\deltaz\)"),
+        ("Var(W) = 2/(fan_in + fan_out)", rf"{VAR}\(W\)=\\frac\{{2\}}\{{{FI}\+{FO}\}}"),
+        ("Var(W) = 2/fan_in", rf"{VAR}\(W\)=\\frac\{{2\}}\{{{FI}\}}"),  # He: fan_in, not the fans' average
+        ("Var(W) = 2/((1 + α²) · fan_in)", rf"{VAR}\(W\)=\\frac\{{2\}}\{{\(1\+\\alpha\^2\){FI}\}}"),
+        ("Var(W) = 1/fan_in", rf"{VAR}\(W\)=1/{FI}"),  # LeCun
+        ("r = σ√3", r"r=\\sigma\\sqrt\{3\}"),
+        ("δx = δz·Wᵀ", r"\\deltax=\\deltazW\^\\top"),
+        # The corrected table: the 4x (16x the variance) on the logistic row, He and LeCun over fan_in.
+        (
+            "| logistic (sigmoid) | 4 × Glorot | 4 · √(6 / (fan_in + fan_out))",
+            rf"\|logistic\(sigmoid\)\|4×Glorot\|"
+            rf"\$16\\cdot\\dfrac\{{2\}}\{{{FI}\+{FO}\}}\$\|\$4\\sqrt\{{\\dfrac\{{6\}}\{{{FI}\+{FO}\}}\}}\$\|",
+        ),
+        (
+            "| ReLU | He | √(6 / fan_in)",
+            rf"\|ReLU\|He\|\$\\dfrac\{{2\}}\{{{FI}\}}\$\|\$\\sqrt\{{\\dfrac\{{6\}}\{{{FI}\}}\}}\$\|",
+        ),
+        (
+            "| SELU | LeCun | √(3 / fan_in)",
+            rf"\|SELU\|LeCun\|\$\\dfrac\{{1\}}\{{{FI}\}}\$\|\$\\sqrt\{{\\dfrac\{{3\}}\{{{FI}\}}\}}\$\|",
+        ),
+    ],
+    "03": [
+        ("ReLU(z) = max(0, z)", r"\\operatorname\{ReLU\}\(z\)=\\max\(0,z\)"),
+        ("LeakyReLU_α(z) = max(αz, z)", r"\\operatorname\{LeakyReLU\}_\\alpha\(z\)=\\max\(\\alphaz,z\)"),
+        ("ELU_α(z) = α(exp(z) − 1)", r"\\operatorname\{ELU\}_\\alpha\(z\)=\\alpha\(e\^z-1\)"),
+        (
+            "SELU(z) = λ·(α(exp(z) − 1) if z < 0",
+            r"\\operatorname\{SELU\}\(z\)=\\lambda\\begin\{cases\}\\alpha\(e\^z-1\)"
+            r"&\\text\{if\}z<0,?\\\\z&\\text\{if\}z\\ge0,?\\end\{cases\}",
+        ),
+        ("SELU = λ·ELU_α", r"\\operatorname\{SELU\}=\\lambda\\operatorname\{ELU\}_\\alpha"),
+        ("| GELU | z·Φ(z)", r"\|GELU\|\$z\\Phi\(z\)\$\|"),
+        ("| SiLU (Swish) | z·σ(z)", r"\|SiLU\(Swish\)\|\$z\\sigma\(z\)\$\|"),
+    ],
+    "04": [
+        ("σ²_B = (1/m) Σ (x − μ_B)²", r"\\sigma_B\^2=\\frac\{1\}\{m\}\\sum_\{i=1\}\^\{m\}\(x_i-\\mu_B\)\^2"),
+        ("x̂ = (x − μ_B) / √(σ²_B + ε)", r"\\hat\{x\}_i=\\frac\{x_i-\\mu_B\}\{\\sqrt\{\\sigma_B\^2\+\\varepsilon\}\}"),
+        ("y = γ · x̂ + β", r"y_i=\\gamma\\hat\{x\}_i\+\\beta"),
+        (
+            "∂loss/∂γ = Σ dy · x̂",
+            r"\\frac\{\\partial\\text\{loss\}\}\{\\partial\\gamma\}=\\sum_\{i=1\}\^\{m\}dy_i\\hat\{x\}_i",
+        ),
+        ("∂loss/∂β = Σ dy", r"\\frac\{\\partial\\text\{loss\}\}\{\\partial\\beta\}=\\sum_\{i=1\}\^\{m\}dy_i"),
+        (
+            "∂loss/∂x = γ / √(σ²_B + ε)",
+            r"\\frac\{\\partial\\text\{loss\}\}\{\\partialx_i\}=\\frac\{\\gamma\}"
+            r"\{\\sqrt\{\\sigma_B\^2\+\\varepsilon\}\}\(dy_i-\\frac\{1\}\{m\}\\sum_\{j=1\}\^\{m\}dy_j-\\hat\{x\}_i"
+            r"\\frac\{1\}\{m\}\\sum_\{j=1\}\^\{m\}dy_j\\hat\{x\}_j\)",
+        ),
+        (
+            "moving = momentum · moving + (1 − momentum)",
+            r"\\text\{moving\}\\leftarrow\\text\{momentum\}\\cdot\\text\{moving\}\+\(1-\\text\{momentum\}\)",
+        ),
+    ],
+    "05": [
+        ("Wᵀ·diag(tanh'(a_t))", tex(r"W^\top \operatorname{diag}(\tanh'(a_t))")),  # one step back through an RNN
+        ("min(max(g, −c), c)", tex(r"\tilde g_{k,i} = \min(\max(g_{k,i}, -c), c)")),
+        ("g · c / max(‖g‖, c)", tex(r"\tilde g_k = g_k \cdot \frac{c}{\max(\|g_k\|, c)}")),
+        ("N = √(Σ ‖g_k‖²)", tex(r"N = \sqrt{\sum_k \|g_k\|^2}")),
+        ("g · c / max(N, c)", tex(r"\tilde g_k = g_k \cdot \frac{c}{\max(N, c)}")),
+    ],
+    "06": [
+        ("x_ij = Σ_a Σ_b B", tex(r"x_{ij} = \sum_{a=0}^{3}\sum_{b=0}^{3} B_{4i+a, 4j+b}")),  # optdigits' 4x4 blocks
+        ("Δ_s = 100 (acc", tex(r"\Delta_s = 100 (\text{acc}_s^{\text{method}} - \text{acc}_s^{\text{scratch}})")),
+        ("PR = (Σ λ)² / Σ λ²", tex(r"\text{PR} = \frac{(\sum_k \lambda_k)^2}{\sum_k \lambda_k^2}")),
+    ],
+    "07": [
+        ("s_ij = z_iᵀ z_j / (‖z_i‖ ‖z_j‖)", tex(r"s_{ij} = z_i^\top z_j / (\lVert z_i\rVert \lVert z_j\rVert)")),
+        ("ℓ_i = −log", tex(r"\ell_i = -\log \frac{\exp(s_{i p(i)}/\tau)}{\sum_{k \neq i} \exp(s_{ik}/\tau)}")),
+        ("(1/64) Σ (x̂_j − x_j)²", tex(r"\frac{1}{64}\sum_{j=1}^{64} (\hat{x}_j - x_j)^2")),
+    ],
+    "08": [
+        ("std(W)·√fan_in", tex(r"\operatorname{std}(W)\sqrt{n_\text{in}}")),
+        ("std(ΔW) / std(W)", tex(r"r = \frac{\operatorname{std}(\Delta W)}{\operatorname{std}(W)}")),
+        (
+            "max_t ‖g_t‖ / median_t ‖g_t‖",
+            tex(r"\frac{\max_t \lVert g_t \rVert}{\operatorname{median}_t \lVert g_t \rVert}"),
+        ),
+    ],
+}
+
+
+def test_every_chapter_has_a_list_of_key_formulas():
+    assert sorted(KEY_FORMULAS) == [p.name[:2] for p in CHAPTERS if p.name[:2] != "00"]
+
+
+@pytest.mark.parametrize("number", sorted(KEY_FORMULAS))
+def test_chapter_states_its_key_formulas_in_latex(number):
+    chapter = next(p for p in CHAPTERS if p.name.startswith(number))
+    text = _compact(markdown(read(chapter)))
+    missing = [plain for plain, latex in KEY_FORMULAS[number] if not re.search(latex, text)]
+    assert not missing, f"{chapter.name}: these formulas are not stated in LaTeX ($...$ or $$...$$): {missing}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in ALL_NOTEBOOKS if p.name[:2] in KEY_FORMULAS],
+    ids=ids([p for p in ALL_NOTEBOOKS if p.name[:2] in KEY_FORMULAS]),
+)
+def test_no_plain_text_formula_left(path):
+    cells = [_compact(c.source) for c in read(path).cells if c.cell_type == "markdown"]
+    left = [plain for plain, _ in KEY_FORMULAS[path.name[:2]] if any(_compact(plain) in cell for cell in cells)]
+    assert not left, f"{path.parent.name}/{path.name}: plain-text formulas to typeset in LaTeX: {left}"
+
+
+def test_the_formula_checks_catch_a_plain_text_formula():
+    uniform = dict(KEY_FORMULAS["02"])["r = σ√3"]
+    normalize = dict(KEY_FORMULAS["04"])["x̂ = (x − μ_B) / √(σ²_B + ε)"]
+    plain = _compact("Uniform vs normal: r = σ√3, and x̂ = (x − μ_B) / √(σ²_B + ε).")
+    assert not re.search(uniform, plain) and not re.search(normalize, plain)
+    assert _compact("r = σ√3") in plain and _compact("x̂ = (x − μ_B) / √(σ²_B + ε)") in plain
+    latex = r"the limit $$r = \sigma\,\sqrt{3}.$$ and $\hat{x}_i = \frac{x_i - \mu_B}{\sqrt{\sigma_B^2 + \varepsilon}}$"
+    assert re.search(uniform, _compact(latex)) and re.search(normalize, _compact(latex))

@@ -9,10 +9,14 @@ and ``solutions/NN_x.html``, plus ``index.html`` in course order (the NN prefix)
 chapter's exercises and solutions). Nothing is executed: the pages show the outputs saved in the notebooks.
 
 Offline by design: no page loads anything from the network (no MathJax, RequireJS, Mermaid or widget scripts
-from a CDN); figures are embedded in the page. An explorer widget's output, which only a running kernel can
-show, is replaced by the static figure that the chapter saves at the explorer's default settings (the first
-figure after the explorer, before the next one); where there is none, its text note stays. Links between
-notebooks point to their pages; links to other course files (a ``utils/`` module, say) get a copy of that file.
+from a CDN); figures are embedded in the page. Formulas (LaTeX between ``$...$`` or ``$$...$$`` in markdown cells,
+markdown outputs and the instructor notes) are typeset at build time: ``latex2mathml`` turns each into MathML, which
+browsers draw themselves (MathML Core: Chromium 109+, Firefox, Safari). A ``$`` inside code, escaped (``\\$``) or used
+as currency (``$5 and $10``: a closing ``$`` needs no space before it and no digit after it) stays as it is.
+An explorer widget's output, which only a running kernel can show, is replaced by the static figure that the
+chapter saves at the explorer's default settings (the first figure after the explorer, before the next one); where
+there is none, its text note stays. Links between notebooks point to their pages; links to other course files
+(a ``utils/`` module, say) get a copy of that file.
 """
 
 from __future__ import annotations
@@ -36,6 +40,22 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 COURSE_TITLE = "Training Deep Neural Networks, hands-on"
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)  # http:, data:, mailto:, //host, #anchor
 LINK = re.compile(r'(?P<attr>\bhref)="(?P<target>[^"]*)"')
+# Markdown that may hold formulas: code (fenced or inline) is matched first so that a `$` in it is left alone.
+MATH = re.compile(
+    r"(?P<fence>^[ \t]*(?P<f>`{3,}|~{3,})[^\n]*\n.*?^[ \t]*(?P=f)[ \t]*$)"  # fenced code
+    r"|(?P<code>(?P<b>`+).+?(?P=b))"  # inline code
+    r"|(?<!\\)\$\$(?P<display>.+?)\$\$"  # display math, may span lines
+    r"|(?<![\\$\w])\$(?P<inline>[^\s$](?:[^$\n]*?[^\s$\\])?)\$(?!\d)",  # inline math (not currency)
+    re.MULTILINE | re.DOTALL,
+)
+PLACEHOLDER = re.compile(r"COURSEMATH(\d+)X")
+OPERATOR_NAME = re.compile(r"<mo>([A-Za-z]{2,})</mo>")  # latex2mathml's \operatorname{Var}, \max: set as a name
+# TeX's spacing where MathML Core's differs: a minus after an opening bracket, a comma or a relation is a sign
+# ([-c, c], z = -10); a function name before its argument gets a thin space (\ln 10, \tanh z).
+SIGN = re.compile(
+    r"(<mo[^>]*>(?:\(|\[|&#x00028;|&#x0005B;|&#x0002C;|&#x0003D;|&#x0003C;|&#x0003E;|&#x02248;)</mo>)<mo>&#x02212;"
+)
+FUNCTION = re.compile(r"(<mi>[A-Za-z]{2,}</mi>)(?=<m[in][ >])")
 
 CSS = """
 .course-nav { display: flex; flex-wrap: wrap; gap: 0.4em 1.2em; align-items: baseline; padding: 0.6em 1em;
@@ -45,6 +65,9 @@ CSS = """
 .course-nav-bottom { border-top: 1px solid #ddd; border-bottom: none; margin: 2em 0 0; }
 .course-explorer { margin: 0.2em 0; } .course-explorer img { max-width: 100%; }
 .course-explorer figcaption { font: italic 13px/1.4 system-ui, sans-serif; color: #555; }
+math { font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Math TeX Gyre", math;
+  font-size: 1.12em; }
+math[display="block"] { margin: 0.6em 0; overflow-x: auto; overflow-y: hidden; }
 """
 
 TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -161,6 +184,57 @@ def static_widgets(nb) -> int:
     return replaced
 
 
+class Formulas:
+    """Typeset the LaTeX formulas of markdown as MathML: ``protect`` swaps each for a placeholder before the
+    markdown is rendered (so that markdown never sees a ``_`` or ``\\`` of the formula), ``restore`` puts the MathML
+    into the rendered HTML."""
+
+    def __init__(self):
+        self.formulas: list[tuple[str, str]] = []  # (LaTeX, MathML)
+
+    def protect(self, markdown: str, where: str = "") -> str:
+        """Return ``markdown`` with every formula replaced by a placeholder (code and currency left alone)."""
+        from latex2mathml.converter import convert
+
+        def replace(match: re.Match) -> str:
+            if match["fence"] is not None or match["code"] is not None:
+                return match[0]
+            display = match["display"] is not None
+            tex = (match["display"] if display else match["inline"]).strip()
+            try:
+                mathml = OPERATOR_NAME.sub(r"<mi>\1</mi>", convert(tex, display="block" if display else "inline"))
+                mathml = FUNCTION.sub(
+                    r'\1<mspace width="0.167em" />', SIGN.sub(r'\1<mo form="prefix">&#x02212;', mathml)
+                )
+            except Exception as error:  # latex2mathml raises its own exception types, one per kind of error
+                raise SystemExit(f"{where}: cannot typeset the formula {tex!r}: {error}") from error
+            self.formulas.append((tex, mathml))
+            return f"COURSEMATH{len(self.formulas) - 1}X"
+
+        return MATH.sub(replace, markdown)
+
+    def restore(self, text: str) -> str:
+        """Return rendered HTML with the placeholders replaced by MathML (by plain words inside attributes)."""
+
+        def in_attribute(match: re.Match) -> str:  # a heading's anchor id and its link: words, no markup
+            return PLACEHOLDER.sub(lambda m: re.sub(r"\W+", "-", self.formulas[int(m[1])][0]).strip("-"), match[0])
+
+        text = re.sub(r'\b(?:id|href|title|alt)="[^"]*"', in_attribute, text)
+        return PLACEHOLDER.sub(lambda m: self.formulas[int(m[1])][1], text)
+
+
+def protect_formulas(nb, formulas: Formulas, where: str) -> None:
+    """Swap the formulas of the notebook's markdown cells and markdown outputs for placeholders, in place."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            cell.source = formulas.protect(cell.source, f"{where}, cell {index}")
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            text = output.get("data", {}).get("text/markdown")
+            if text:
+                text = text if isinstance(text, str) else "".join(text)
+                output["data"]["text/markdown"] = formulas.protect(text, f"{where}, output of cell {index}")
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Navigation, links, and the pages
 # ------------------------------------------------------------------------------------------------------------
@@ -240,6 +314,8 @@ def notebook_page(page: Page, pages: list[Page], root: Path, out: Path, html_exp
 
     nb = nbformat.read(root / page.source, as_version=4)
     static_widgets(nb)
+    formulas = Formulas()
+    protect_formulas(nb, formulas, page.source.as_posix())
     nb.metadata["title"] = f"{page.title} · {COURSE_TITLE}"
     resources = {
         "metadata": {"name": page.source.stem, "path": str((root / page.source).parent)},
@@ -248,6 +324,7 @@ def notebook_page(page: Page, pages: list[Page], root: Path, out: Path, html_exp
         "course_nav_bottom": navigation(page, pages, bottom=True),
     }
     body, _ = html_exporter.from_notebook_node(nb, resources=resources)
+    body = formulas.restore(body)
     target = out / page.output
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(rewrite_links(body, page.source, root, out, pages), encoding="utf-8")
@@ -264,7 +341,9 @@ def notes_pages(root: Path, out: Path, pages: list[Page]) -> list[tuple[str, Pat
         title = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), path.stem)
         source = NOTES / path.name
         page = Path("instructors") / path.with_suffix(".html").name
-        body = rewrite_links(markdown2html_mistune(text), source, root, out, pages)
+        formulas = Formulas()
+        text = formulas.protect(text, source.as_posix())
+        body = rewrite_links(formulas.restore(markdown2html_mistune(text)), source, root, out, pages)
         # Links were written for the notes' place in the repository; the page lives one folder up in the site.
         body = LINK.sub(partial(_notes_link, source=source, page=page), body)
         home = relative(Path("index.html"), page)
