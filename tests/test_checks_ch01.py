@@ -397,7 +397,11 @@ def test_q2_and_q4_refuse_numbers_given_as_text(solved, transform):
     assert_caught(ch01.q4.evaluate(transform(solved["scale"])), "text", "f-string")
 
 
-@pytest.mark.parametrize("wrap", [lambda v: np.array([v]), np.float32, lambda v: np.array([[v]])], ids=repr)
+@pytest.mark.parametrize(
+    "wrap",
+    [lambda v: np.array([v]), np.float32, lambda v: np.array([[v]])],
+    ids=["array of 1", "float32", "1x1 array"],  # names, not reprs: reprs hold addresses that differ per xdist worker
+)
 def test_q2_and_q4_accept_size_1_arrays_and_float32_with_their_demo(solved, wrap, capsys):
     assert ch01.q2.check(wrap(solved["max_slope"]), wrap(solved["z_at_max"]), wrap(solved["best_case_10"]))
     assert ch01.q4.check(wrap(solved["scale"]))
