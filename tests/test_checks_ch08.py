@@ -163,20 +163,9 @@ def test_he_std_for_32_inputs_passes_q2():
     assert result.passed, result.message
 
 
-def _bn_step(model, x, y):
-    import keras
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=True)))
-    grads = tape.gradient(loss, model.trainable_variables)
-    model.optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-    return loss
-
-
 def test_an_eager_step_returning_numpy_is_told_about_the_graph():
     def step(model, x, y):
-        return _bn_step(model, x, y).numpy()
+        return capstone.fixed_bn_step(model, x, y).numpy()
 
     result = ch08.q4.evaluate("bn_mode", step)
     assert_caught(result, "inside a tf.function", "Return the loss tensor itself")
@@ -188,7 +177,7 @@ def test_a_bn_step_whose_averages_lag_is_not_told_it_does_not_train():
         for layer in model.layers:
             if "bn" in layer.name:
                 layer.momentum = 0.999  # averages over about 1000 steps: they lag the weights
-        return _bn_step(model, x, y)
+        return capstone.fixed_bn_step(model, x, y)
 
     result = ch08.q4.evaluate("bn_mode", step)
     assert_caught(result, "at inference only", "moving averages")
