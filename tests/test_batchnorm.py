@@ -193,15 +193,12 @@ def test_a_frozen_keras_bn_layer_runs_in_inference_mode():
 # ------------------------------------------------------------------------------------------------------------
 
 
-def test_bn_after_activation_builder():
+def test_set_bn_momentum():
+    from utils.models import build_mlp
+
     keras = _keras()
-    model = bn.set_bn_momentum(bn.build_mlp_bn_after(3, 8, "tanh"), 0.9)
-    kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["Dense", "BatchNormalization"] * 3 + ["Dense"]
-    assert model.get_layer("dense_1").activation is keras.activations.tanh
+    model = bn.set_bn_momentum(build_mlp(3, 8, "tanh", batch_norm="after"), 0.9)
     assert all(layer.momentum == 0.9 for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
-    with pytest.raises(ValueError):
-        bn.build_mlp_bn_after(0, 8)
 
 
 @pytest.fixture(scope="module")
@@ -228,11 +225,16 @@ def test_batched_accuracy_restores_the_moving_averages(digits):
     assert np.allclose(one, other)  # batch of one in training mode: the same output for any input
 
 
+def _bn_after():
+    from utils.models import build_mlp
+
+    return build_mlp(2, 8, "tanh", batch_norm="after")
+
+
 def test_train_over_seeds_equals_a_fresh_model_per_seed(digits):
     from utils.course import seed_everything
 
-    def build():
-        return bn.build_mlp_bn_after(2, 8, "tanh")
+    build = _bn_after
 
     runs = bn.train_over_seeds(build, digits, seeds=(0, 1), epochs=2)
     assert runs.loss.shape == (2, 2) and runs.val_accuracy.shape == (2,)
@@ -249,8 +251,7 @@ def test_train_over_seeds_equals_a_fresh_model_per_seed(digits):
 
 
 def test_train_over_seeds_measures_at_init_and_three_accuracies(digits):
-    def build():
-        return bn.build_mlp_bn_after(2, 8, "tanh")
+    build = _bn_after
 
     calls = []
 
@@ -291,7 +292,7 @@ def test_population_statistics_follow_the_paper():
 def test_custom_loop_runs_and_forgetting_training_keeps_the_moving_averages(digits):
     import tensorflow as tf
 
-    from utils.models import build_mlp
+    from utils.models import build_mlp, run_epochs
 
     keras = _keras()
     keras.utils.set_random_seed(0)
@@ -307,7 +308,7 @@ def test_custom_loop_runs_and_forgetting_training_keeps_the_moving_averages(digi
         )
         return loss
 
-    losses = bn.run_custom_loop(step, digits, epochs=2, batch_size=64)
+    losses = run_epochs(model, digits.X_train, digits.y_train, epochs=2, batch_size=64, step=step, seed=0).loss
     assert losses.shape == (2,) and losses[1] < losses[0]
     assert np.all(model.get_layer("bn_1").moving_mean.numpy() == 0)
 

@@ -113,15 +113,16 @@ def test_input_gradients_grow_back_in_time_above_radius_one():
     assert vanishing[0] < 1e-2 * vanishing[-1] and exploding[0] > exploding[-1]
 
 
-def test_recorder_restarts_from_weights_and_keeps_the_learning_rate():
+def test_recording_restarts_from_weights_and_keeps_the_learning_rate():
     import keras
+
+    from utils.models import restart
 
     x, y = clipping.make_sequences(n=64)
     optimizer = keras.optimizers.SGD(0.05, global_clipnorm=1.0)
-    recorder = clipping.Recorder(clipping.build_rnn(1.2), optimizer)
-    start = clipping.build_rnn(1.2).get_weights()
-    first = recorder.run(x, y, steps=4, weights=start)
-    second = recorder.run(x, y, steps=4, weights=start)
+    model, start = clipping.build_rnn(1.2), clipping.build_rnn(1.2).get_weights()
+    first = clipping.train_recording(restart(model, start, optimizer), optimizer, x, y, steps=4)
+    second = clipping.train_recording(restart(model, start, optimizer), optimizer, x, y, steps=4)
     assert np.array_equal(first.loss, second.loss) and np.array_equal(first.grad_norm, second.grad_norm)
     assert float(np.asarray(optimizer.learning_rate)) == pytest.approx(0.05)
     assert first.loss[-1] < first.loss[0] and not first.diverged

@@ -18,6 +18,15 @@ def test_digits_splits_are_standardized_disjoint_and_reproducible():
     assert not any(r.tobytes() in rows for r in a.X_test[:50])
 
 
+def test_the_cached_digits_are_the_default_split_and_read_only():
+    cached = data.digits()
+    assert data.digits() is cached
+    fresh = data.load_digits_splits()
+    np.testing.assert_array_equal(cached.X_train, fresh.X_train)
+    with pytest.raises(ValueError, match="read-only"):
+        cached.X_train[0, 0] = 1.0
+
+
 def test_transfer_tasks_split_the_classes():
     task_a, task_b = data.transfer_tasks()
     assert set(np.unique(task_a.y_train)) == set(range(5)) == set(np.unique(task_b.y_train))
@@ -50,7 +59,7 @@ def test_version_tuple(text, expected):
 def test_course_version_is_pyprojects_and_in_the_changelog():
     import tomllib
 
-    from tests.notebooks import ROOT
+    from tools.notebooks import ROOT
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
     assert course.course_version() == declared, "the installed course is out of date: run `make setup`"

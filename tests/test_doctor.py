@@ -1,4 +1,4 @@
-"""utils.diagnostics.doctor: it names the right cause on every broken set-up of chapter 08, and stays quiet on
+"""utils.doctor.doctor: it names the right cause on every broken set-up of chapter 08, and stays quiet on
 healthy models (fresh and trained, dense, BN, transfer and recurrent)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from utils import capstone
 from utils.capstone import SETUPS
-from utils.diagnostics import doctor
+from utils.doctor import doctor
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -48,7 +48,7 @@ def test_the_named_cause_comes_first(name):
 
 
 def test_each_finding_links_an_existing_chapter():
-    from tests.notebooks import ROOT
+    from tools.notebooks import ROOT
     from utils.doctor import CHAPTERS
 
     for name in SETUPS:
@@ -83,7 +83,11 @@ def _healthy_models():
         yield f"trained {name} repair", capstone.run_setup(name, "fixed", 0).model, x, y
     yield "transfer repair", capstone.run_setup("transfer", "fixed", 0).model, *capstone.stats_batch("transfer")
     yield "clipped RNN", fresh(capstone.fixed_rnn), seq_x, seq_y
-    yield "tanh RNN without clipping", fresh(lambda: capstone.compile_rnn(capstone.sum_rnn("tanh"))), seq_x, seq_y
+
+    def tanh_rnn():
+        return capstone.compile_model(capstone.sum_rnn("tanh"), learning_rate=capstone.LEARNING_RATE, loss="mse")
+
+    yield "tanh RNN without clipping", fresh(tanh_rnn), seq_x, seq_y
     yield "trained clipped RNN", capstone.run_setup("rnn", "fixed", 0).model, seq_x, seq_y
 
 

@@ -352,25 +352,6 @@ def run_keras(batches: Sequence[np.ndarray], x_test: np.ndarray, gamma=None, bet
 # ------------------------------------------------------------------------------------------------------------
 
 
-def build_mlp_bn_after(depth: int, width: int, activation: str = "sigmoid", *, n_inputs: int = 64, n_classes: int = 10):
-    """Return a Sequential MLP of blocks Dense (with bias) -> Activation -> BatchNormalization, then softmax.
-
-    The other placement of BN: ``utils.models.build_mlp(..., batch_norm=True)`` puts it before the activation.
-    """
-    import keras
-
-    if depth < 1 or width < 1:
-        raise ValueError(f"need depth >= 1 and width >= 1, got depth={depth}, width={width}")
-    layers = [keras.Input(shape=(n_inputs,))]
-    for i in range(depth):
-        layers += [
-            keras.layers.Dense(width, activation=activation, name=f"dense_{i + 1}"),
-            keras.layers.BatchNormalization(name=f"bn_{i + 1}"),
-        ]
-    layers.append(keras.layers.Dense(n_classes, activation="softmax", name="output"))
-    return keras.Sequential(layers, name=f"mlp_{depth}x{width}_{activation}_bn_after")
-
-
 def batched_accuracy(model, X: np.ndarray, y: np.ndarray, *, batch_size: int, training: bool) -> float:
     """Return the accuracy of ``model`` on ``(X, y)`` predicted batch by batch, in training or inference mode.
 
@@ -540,12 +521,12 @@ def train_over_seeds(
 ) -> SeedRuns:
     """Train ``build()`` once per seed with plain SGD; return a :class:`SeedRuns`.
 
-    One model and one traced training step (:func:`sgd_step`: what ``fit`` does per batch, without its machinery,
-    which costs more to trace than the few hundred steps here) serve every seed: each seed restarts the model
-    from the fresh weights of ``build()`` under that seed, and trains on its own shuffled minibatches. Plain SGD
-    has no state, so this is the same as a new model per seed. After training, the validation accuracy is
-    measured in inference mode (Keras' moving averages), in training mode, and in inference mode with
-    :func:`population_statistics` (the returned model keeps Keras' moving averages).
+    One model and one traced epoch (:func:`utils.models.run_epochs`: what ``fit`` does per batch, without its
+    machinery, which costs more to trace than the few hundred steps here) serve every seed: each seed restarts the
+    model from the fresh weights of ``build()`` under that seed, and trains on its own shuffled minibatches (⌈n / 32⌉
+    batches of nearly equal sizes). Plain SGD has no state, so this is the same as a new model per seed. After
+    training, the validation accuracy is measured in inference mode (Keras' moving averages), in training mode,
+    and in inference mode with :func:`population_statistics` (the returned model keeps Keras' moving averages).
 
     Parameters
     ----------
@@ -555,11 +536,14 @@ def train_over_seeds(
     at_init : a measure of each seed's fresh network (e.g. a gradient ratio); variables it changes (the BN
         moving averages, in training mode) are restored before training.
     """
+    import keras
+
     from utils.course import seed_everything
+    from utils.models import run_epochs
 
     seed_everything(seeds[0])
     model = build()
-    step = sgd_step(model, learning_rate, X=splits.X_train, y=splits.y_train)
+    optimizer, loss = keras.optimizers.SGD(learning_rate), keras.losses.SparseCategoricalCrossentropy()
     losses, measures, accuracies = [], [], {"inference": [], "training": [], "population": []}
     for seed in seeds:
         seed_everything(seed)
@@ -568,7 +552,11 @@ def train_over_seeds(
             saved = [v.numpy() for v in model.non_trainable_variables]
             measures.append(at_init(model))
             _restore(model.non_trainable_variables, saved)
-        losses.append(run_custom_loop(step, splits, epochs=epochs, batch_size=batch_size, seed=seed))
+        X, y = splits.X_train, splits.y_train
+        record = run_epochs(
+            model, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, loss=loss, seed=seed, rule="split"
+        )
+        losses.append(record.loss)
         for mode in ("inference", "training"):
             accuracies[mode].append(_validation_accuracy(model, splits, training=mode == "training"))
         saved = [v.numpy() for v in model.non_trainable_variables]
@@ -584,31 +572,6 @@ def train_over_seeds(
         np.array(accuracies["population"]),
         None if at_init is None else np.array(measures),
     )
-
-
-def sgd_step(model, learning_rate: float = 0.05, *, X=None, y=None) -> Callable:
-    """Return a traced training step ``(x, y) -> loss``: sparse cross-entropy, plain SGD, ``training=True``.
-
-    The step that chapter 04 (section 8) writes by hand; traced once for any batch size. ``X`` and ``y`` (default:
-    the digits' 64 float32 features and int64 labels) give the inputs' width and dtypes.
-    """
-    import keras
-    import tensorflow as tf
-
-    loss_fn, optimizer = keras.losses.SparseCategoricalCrossentropy(), keras.optimizers.SGD(learning_rate)
-    X = np.zeros((0, 64), np.float32) if X is None else np.asarray(X)
-    y = np.zeros(0, np.int64) if y is None else np.asarray(y)
-    spec = [tf.TensorSpec((None, X.shape[1]), tf.as_dtype(X.dtype)), tf.TensorSpec((None,), tf.as_dtype(y.dtype))]
-
-    @tf.function(input_signature=spec)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-        return loss
-
-    return step
 
 
 def _validation_accuracy(model, splits, *, training: bool) -> float:
@@ -660,20 +623,3 @@ def keras_gradients(x: np.ndarray, dy: np.ndarray, gamma=None) -> tuple[np.ndarr
         y = layer(x, training=True)
     grads = tape.gradient(y, [x, layer.gamma, layer.beta], output_gradients=tf.constant(dy, tf.float64))
     return tuple(np.asarray(g) for g in grads)
-
-
-def run_custom_loop(step: Callable, splits, *, epochs: int = 5, batch_size: int = 32, seed: int = 0) -> np.ndarray:
-    """Call ``step(x, y)`` (one training step, returning the loss) over shuffled minibatches.
-
-    Returns the mean loss of each epoch.
-    """
-    rng = np.random.default_rng(seed)
-    losses = []
-    for _ in range(epochs):
-        order = rng.permutation(len(splits.y_train))
-        batch_losses = [
-            float(step(splits.X_train[i], splits.y_train[i]))
-            for i in np.array_split(order, int(np.ceil(len(order) / batch_size)))
-        ]
-        losses.append(np.mean(batch_losses))
-    return np.array(losses)

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from utils.data import digits
 from utils.diagnostics import LayerStats
+from utils.models import build_mlp, compile_model, copy_model, restart, run_epochs
 
 DEPTH, WIDTH = 8, 32  # deep enough for gradients to vanish or explode, small enough to train in about a second
 EPOCHS, BATCH_SIZE = 6, 32
@@ -33,51 +35,6 @@ STATS_BATCH = 256  # examples used for the per-layer statistics: enough for stab
 # ------------------------------------------------------------------------------------------------------------
 # Building blocks a learner can read and reuse
 # ------------------------------------------------------------------------------------------------------------
-
-
-def dense_stack(
-    activation: str = "relu",
-    kernel_initializer="he_normal",
-    bias: float = 0.0,
-    *,
-    depth: int = DEPTH,
-    n_classes: int = 10,
-):
-    """Return a digits classifier: ``depth`` Dense layers of 32 units, then a softmax over the classes.
-
-    Parameters
-    ----------
-    activation : the hidden layers' activation.
-    kernel_initializer : a Keras initializer (name or object), renewed for each layer.
-    bias : the value every hidden bias starts at.
-    depth : the number of hidden layers.
-    n_classes : the number of classes.
-    """
-    import keras
-
-    from utils.models import fresh_initializer
-
-    layers = [
-        keras.layers.Dense(
-            WIDTH,
-            name=f"dense_{i + 1}",
-            activation=activation,
-            kernel_initializer=fresh_initializer(kernel_initializer),
-            bias_initializer=keras.initializers.Constant(bias),
-        )
-        for i in range(depth)
-    ]
-    output = keras.layers.Dense(n_classes, activation="softmax", name="output")
-    return keras.Sequential([keras.Input(shape=(64,)), *layers, output])  # one build, not one per added layer
-
-
-def compile_sgd(model, learning_rate: float = LEARNING_RATE, **clipping):
-    """Compile ``model`` with plain SGD (optionally ``global_clipnorm=...``) and sparse cross-entropy, without XLA."""
-    import keras
-
-    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, **clipping)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", jit_compile=False)
-    return model
 
 
 def normal(stddev: float):
@@ -100,14 +57,6 @@ def sum_rnn(activation: str = "relu"):
     )
 
 
-def compile_rnn(model, learning_rate: float = LEARNING_RATE, **clipping):
-    """Compile the sequence model with SGD (optionally ``global_clipnorm=...``) and the mean squared error."""
-    import keras
-
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate, **clipping), loss="mse", jit_compile=False)
-    return model
-
-
 # ------------------------------------------------------------------------------------------------------------
 # The broken set-ups, as a colleague might hand them to you
 # ------------------------------------------------------------------------------------------------------------
@@ -115,30 +64,29 @@ def compile_rnn(model, learning_rate: float = LEARNING_RATE, **clipping):
 
 def broken_vanishing():
     """Return the vanishing set-up: 8 logistic layers, weights drawn with std 0.05."""
-    return compile_sgd(dense_stack("sigmoid", normal(0.05)))
+    model = build_mlp(DEPTH, WIDTH, "sigmoid", kernel_initializer=normal(0.05))
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 def broken_exploding():
     """Return the exploding set-up: 8 ReLU layers, weights drawn with std 1.0."""
-    return compile_sgd(dense_stack("relu", normal(1.0)))
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer=normal(1.0))
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 def broken_dead():
     """Return the dead-ReLU set-up: 8 ReLU layers with He weights, every bias starting at -3."""
-    return compile_sgd(dense_stack("relu", "he_normal", bias=-3.0))
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer="he_normal", bias_initializer=-3.0)
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 def broken_bn_model():
     """Return the BN set-up's model: 8 logistic layers, each Dense followed by BN (momentum 0.9)."""
-    import keras
-
-    from utils.models import build_mlp
+    from utils.batchnorm import set_bn_momentum
 
     model = build_mlp(DEPTH, WIDTH, "sigmoid", batch_norm=True)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.9  # forgets its start values within a few epochs
-    return compile_sgd(model)
+    set_bn_momentum(model, 0.9)  # forgets its start values within a few epochs
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 def broken_bn_step(model, x, y):
@@ -159,7 +107,7 @@ def broken_transfer(base):
 
     head = keras.layers.Dense(5, activation="softmax", name="head")
     model = keras.Sequential([keras.Input(shape=(64,)), *base.layers[:-1], head])
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", jit_compile=False)
+    compile_model(model, "adam", learning_rate=0.01)
     x, y = transfer_data().X_train, transfer_data().y_train
     model.fit(x[:10], y[:10], epochs=1, verbose=0)  # a quick smoke test that it runs
     for layer in model.layers[:-1]:
@@ -169,12 +117,13 @@ def broken_transfer(base):
 
 def broken_rnn():
     """Return the recurrent set-up: a ReLU SimpleRNN that learns to sum 20 numbers, trained with SGD."""
-    return compile_rnn(sum_rnn("relu"))
+    return compile_model(sum_rnn("relu"), learning_rate=LEARNING_RATE, loss="mse")
 
 
 def broken_mystery():
     """Return the mystery set-up: 8 ReLU layers, weights drawn with std 0.02, biases starting at -1."""
-    return compile_sgd(dense_stack("relu", normal(0.02), bias=-1.0))
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer=normal(0.02), bias_initializer=-1.0)
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -184,17 +133,20 @@ def broken_mystery():
 
 def fixed_vanishing():
     """Return the repaired vanishing set-up: ReLU with He initialization."""
-    return compile_sgd(dense_stack("relu", "he_normal"))
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer="he_normal")
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 def fixed_exploding():
     """Return the repaired exploding set-up: the same ReLU stack, with He initialization (std √(2/fan_in))."""
-    return compile_sgd(dense_stack("relu", "he_normal"))
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer="he_normal")
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 def fixed_dead():
     """Return the repaired dead-ReLU set-up: biases start at 0."""
-    return compile_sgd(dense_stack("relu", "he_normal", bias=0.0))
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer="he_normal", bias_initializer=0.0)
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 def fixed_bn_step(model, x, y):
@@ -213,39 +165,41 @@ def fixed_transfer(base):
     """Copy ``base`` (its layers are in use elsewhere), freeze the copy's hidden layers, then compile."""
     import keras
 
-    copy = keras.models.clone_model(base)  # the architecture, with new weights...
-    copy.set_weights(base.get_weights())  # ...then the pretrained values: the copy's variables are its own
+    copy = copy_model(base)  # clone_model (new weights), then the pretrained values: its variables are its own
     head = keras.layers.Dense(5, activation="softmax", name="head")
     model = keras.Sequential([keras.Input(shape=(64,)), *copy.layers[:-1], head])
     for layer in model.layers[:-1]:
         layer.trainable = False
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", jit_compile=False)
-    return model  # compiled after freezing: fit traces its training function with these flags
+    return compile_model(model, "adam", learning_rate=0.01)  # after freezing: fit traces with these flags
 
 
 def fixed_rnn():
     """Return the repaired recurrent set-up: the same RNN, its gradients clipped to global norm 1 (chapter 05)."""
-    return compile_rnn(sum_rnn("relu"), global_clipnorm=1.0)
+    return compile_model(sum_rnn("relu"), learning_rate=LEARNING_RATE, loss="mse", global_clipnorm=1.0)
 
 
 def fixed_mystery():
     """Return the repaired mystery set-up: He initialization and zero biases."""
-    return compile_sgd(dense_stack("relu", "he_normal", bias=0.0))
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer="he_normal", bias_initializer=0.0)
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 def clipped_exploding():
     """Return a symptom-only fix of the exploding set-up: clip the gradients, keep the std 1.0 weights."""
-    return compile_sgd(dense_stack("relu", normal(1.0)), global_clipnorm=1.0)
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer=normal(1.0))
+    return compile_model(model, learning_rate=LEARNING_RATE, global_clipnorm=1.0)
 
 
 def slower_dead():
     """Return a symptom-only fix of the dead-ReLU set-up: a 10× lower learning rate, biases still at -3."""
-    return compile_sgd(dense_stack("relu", "he_normal", bias=-3.0), learning_rate=LEARNING_RATE / 10)
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer="he_normal", bias_initializer=-3.0)
+    return compile_model(model, learning_rate=LEARNING_RATE / 10)
 
 
 def half_fixed_mystery():
     """Return half a fix of the mystery: biases at 0, weights still drawn with std 0.02."""
-    return compile_sgd(dense_stack("relu", normal(0.02), bias=0.0))
+    model = build_mlp(DEPTH, WIDTH, "relu", kernel_initializer=normal(0.02), bias_initializer=0.0)
+    return compile_model(model, learning_rate=LEARNING_RATE)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -352,14 +306,6 @@ def source(function: Callable) -> str:
 # ------------------------------------------------------------------------------------------------------------
 # Data
 # ------------------------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def digits():
-    """Return the course's standardized digits splits (cached)."""
-    from utils.data import load_digits_splits
-
-    return load_digits_splits()
 
 
 def make_sum_sequences(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -472,49 +418,7 @@ def score_outputs(setup: Setup, out: np.ndarray, data: Data) -> float:
     return float(np.mean(np.argmax(out, axis=1) == data.y_valid))
 
 
-def _loss_function(model):
-    import keras
-
-    loss = getattr(model, "loss", None)
-    if loss is None:
-        raise ValueError("the model is not compiled: call model.compile(optimizer=..., loss=...) before training")
-    return keras.losses.get(loss) if isinstance(loss, str) else loss
-
-
-_TRAINERS: dict = {}  # key -> (model, epoch function): seeds of one version share one traced graph
-
-
-def _epoch_function(model, step):
-    """Return a tf.function that runs one epoch of steps in the graph (no Python per step: fast for tiny models)."""
-    import tensorflow as tf
-
-    variables = model.trainable_variables
-    if step is None:
-        loss_fn = _loss_function(model)
-
-        def one_step(x, y):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(loss_fn(y, model(x, training=True)))
-            grads = tape.gradient(loss, variables)
-            model.optimizer.apply_gradients(zip(grads, variables, strict=True))
-            return tf.cast(loss, tf.float32), tf.cast(tf.linalg.global_norm(grads), tf.float32)
-
-    else:
-
-        def one_step(x, y):
-            return tf.cast(step(model, x, y), tf.float32), tf.constant(np.nan, tf.float32)
-
-    @tf.function
-    def run_epoch(X, Y, order, X_valid):
-        losses = tf.TensorArray(tf.float32, size=tf.shape(order)[0])
-        norms = tf.TensorArray(tf.float32, size=tf.shape(order)[0])
-        for i in tf.range(tf.shape(order)[0]):
-            loss, norm = one_step(tf.gather(X, order[i]), tf.gather(Y, order[i]))
-            losses = losses.write(i, loss)
-            norms = norms.write(i, norm)
-        return losses.stack(), norms.stack(), model(X_valid, training=False)  # validation in the graph: cheaper
-
-    return run_epoch
+_TRAINERS: dict = {}  # key -> (model, step): seeds of one version share one model and its traced epoch
 
 
 def _signature(model) -> tuple:
@@ -523,21 +427,14 @@ def _signature(model) -> tuple:
     return tuple(tuple(w.shape) for w in model.weights), repr(sorted(config.items())), repr(model.loss)
 
 
-def _trainer(model, step, key):
-    """Return (the model to train, its epoch function): a cached graph when ``key`` was traced for the same shapes.
-
-    A cached model gets ``model``'s weights and a zeroed optimizer state: the same run as training ``model`` itself.
-    """
+def _trainer(model, step, key) -> tuple:
+    """Return (the model to train, its step): for a ``key`` already traced with the same shapes, that model,
+    restarted from ``model``'s weights (the same run as training ``model`` itself, without tracing it again)."""
     cached = _TRAINERS.get(key)
     if key is not None and cached is not None and _signature(cached[0]) == _signature(model):
-        target = cached[0]
-        target.set_weights(model.get_weights())
-        for variable in target.optimizer.variables:
-            if "learning_rate" not in variable.name:  # iterations and slots restart; the learning rate stays
-                variable.assign(np.zeros(variable.shape, variable.dtype))
+        restart(cached[0], model.get_weights(), cached[0].optimizer)
         return cached
-    model.optimizer.build(model.trainable_variables)
-    trainer = (model, _epoch_function(model, step))
+    trainer = (model, None if step is None else lambda x, y: step(model, x, y))
     if key is not None:
         _TRAINERS[key] = trainer
     return trainer
@@ -549,7 +446,7 @@ def train(setup: Setup, model, data: Data, *, seed: int, epochs: int | None = No
     Parameters
     ----------
     setup : the set-up (gives the score and the number of epochs).
-    model : a compiled Keras model; trained in place.
+    model : a compiled Keras model; trained in place by :func:`utils.models.run_epochs`.
     data : training and validation arrays.
     seed : the shuffling seed.
     epochs : defaults to the set-up's.
@@ -559,25 +456,20 @@ def train(setup: Setup, model, data: Data, *, seed: int, epochs: int | None = No
     Stops at the first epoch whose loss is not finite (the rest is NaN).
     """
     epochs = epochs or setup.epochs
-    trained, run_epoch = _trainer(model, step, key)
-    rng = np.random.default_rng(seed)
-    n = len(data.y_train) // BATCH_SIZE * BATCH_SIZE
-    history = {k: np.full(epochs, np.nan) for k in ("loss", "score", "grad_norm")}
-    history["grad_steps"] = np.full((epochs, n // BATCH_SIZE), np.nan)
-    for epoch in range(epochs):
-        order = rng.permutation(len(data.y_train))[:n].reshape(-1, BATCH_SIZE).astype(np.int32)
-        losses, norms, out = run_epoch(data.X_train, data.y_train, order, data.X_valid)
-        history["loss"][epoch] = np.mean(losses.numpy(), dtype=np.float64)
-        history["grad_norm"][epoch] = np.max(norms.numpy())
-        history["grad_steps"][epoch] = norms.numpy()
-        if not np.isfinite(history["loss"][epoch]):
-            break
-        history["score"][epoch] = score_outputs(setup, out.numpy(), data)
+    trained, one_step = _trainer(model, step, key)
+    X, y = data.X_train, data.y_train
+    record = run_epochs(
+        trained, X, y, epochs=epochs, batch_size=BATCH_SIZE, step=one_step, seed=seed, validation=data.X_valid
+    )
+    scores = np.full(epochs, np.nan)
+    for epoch, out in enumerate(record.outputs):
+        if np.isfinite(record.loss[epoch]):
+            scores[epoch] = score_outputs(setup, out, data)
     if trained is not model:  # hand the result back to the caller's model, optimizer step count included
         model.set_weights(trained.get_weights())
         model.optimizer.build(model.trainable_variables)
         model.optimizer.iterations.assign(trained.optimizer.iterations)
-    return history
+    return {"loss": record.loss, "score": scores, "grad_norm": record.grad_norm, "grad_steps": record.step_norm}
 
 
 def start_stats(model, data: Data) -> LayerStats | None:
@@ -597,18 +489,18 @@ def start_stats(model, data: Data) -> LayerStats | None:
 
 @functools.cache
 def pretrained_weights(seed: int) -> tuple:
-    """Return the weights of a 3×64 ReLU net trained on digits 0-4 (the base the transfer set-up reuses)."""
+    """Return the weights of a 3×32 ReLU net trained on digits 0-4 (the base the transfer set-up reuses)."""
     from utils.course import seed_everything
 
     seed_everything(seed)
-    base = compile_sgd(dense_stack("relu", "he_normal", depth=3, n_classes=5), learning_rate=0.1)
+    base = compile_model(build_mlp(3, WIDTH, kernel_initializer="he_normal", n_classes=5), learning_rate=0.1)
     train(Setup("base", "", (), "", "dense", None, None, epochs=5), base, task_a_valid(), seed=seed)
     return tuple(w.copy() for w in base.get_weights())
 
 
 def base_model(seed: int):
     """Return a fresh copy of the pretrained base for ``seed`` (its layers are reused, so never share one)."""
-    base = dense_stack("relu", "he_normal", depth=3, n_classes=5)
+    base = build_mlp(3, WIDTH, kernel_initializer="he_normal", n_classes=5)
     base.set_weights(list(pretrained_weights(seed)))
     return base
 
@@ -786,167 +678,11 @@ def default_results() -> dict:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Judging a learner's fix (the compute part of the chapter 08 checks)
+# The batch the doctor examines (the checks of chapter 08 judge a learner's fix: utils.checks.ch08)
 # ------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Assessment:
-    """What running a learner's fix showed: ``problem`` is None when it trains, else a key, with the evidence."""
-
-    problem: str | None
-    detail: str = ""
-    run: Run | None = None
 
 
 def stats_batch(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Return the batch the doctor examines for set-up ``name``."""
     data = data_for(SETUPS[name])
     return data.X_train[:STATS_BATCH], data.y_train[:STATS_BATCH]
-
-
-def model_problem(name: str, model) -> Assessment | None:
-    """Return why ``model`` cannot stand in for set-up ``name``'s model (wrong type, shape, depth), or None."""
-    import keras
-
-    if not isinstance(model, keras.Model):
-        return Assessment("not_a_model", f"it returned a {type(model).__name__}, not a Keras model")
-    if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
-        return Assessment("not_compiled", "the model is not compiled")
-    data = data_for(SETUPS[name])
-    try:
-        out = model(data.X_train[:2], training=False)
-    except Exception as exc:  # noqa: BLE001 (a learner's model that cannot take the data: say so)
-        return Assessment("wrong_shape", f"it cannot take the set-up's inputs of shape {data.X_train.shape[1:]}: {exc}")
-    expected = (2, 1) if name == "rnn" else (2, 10)
-    if tuple(out.shape) != expected:
-        return Assessment("wrong_shape", f"its output has shape {tuple(out.shape)}, expected {expected}")
-    if name != "rnn":
-        hidden = len([layer for layer in model.layers if hasattr(layer, "kernel")]) - 1
-        if hidden < DEPTH:
-            return Assessment("too_shallow", f"it has {hidden} hidden layers with weights, the set-up has {DEPTH}")
-    return None
-
-
-def symptom_only(name: str, model) -> Assessment | None:
-    """Return an Assessment when ``model`` treats the symptom and leaves the cause (the doctor still finds it)."""
-    from utils.doctor import _clips, examine
-
-    keys = {f.key: f for f in examine(model, *stats_batch(name))}
-    if name == "exploding" and _clips(model) and "exploding" in keys:
-        return Assessment("clipping_only", keys["exploding"].evidence)
-    learning_rate = float(np.asarray(model.optimizer.learning_rate))
-    if name in ("dead", "mystery") and "dead" in keys and learning_rate < LEARNING_RATE:
-        return Assessment("lower_lr_only", keys["dead"].evidence)
-    return None
-
-
-def remaining_problem(name: str, model) -> str:
-    """Return the evidence of the first problem the doctor still finds in ``model`` (fresh), or an empty string."""
-    from utils.doctor import examine
-
-    findings = examine(model, *stats_batch(name))
-    return findings[0].evidence if findings else ""
-
-
-def _first_failure(name: str, answer: Callable, seeds) -> Run | None:
-    """Run a learner's version on each seed; return the first run that misses the target, or None."""
-    for seed in seeds:
-        run = run_setup(name, "yours", seed, answer=answer)
-        if fails(SETUPS[name], run):
-            return run
-    return None
-
-
-def assess_model_fix(name: str, builder: Callable, seeds=SEEDS) -> Assessment:
-    """Run a learner's model builder for set-up ``name`` on each seed: does it train, or what still looks wrong?"""
-    from utils.course import seed_everything
-
-    seed_everything(seeds[0])
-    fresh = builder()
-    problem = model_problem(name, fresh) or symptom_only(name, fresh)
-    if problem:
-        return problem
-    failed = _first_failure(name, builder, seeds)
-    if failed is not None:
-        return Assessment("not_trained", remaining_problem(name, fresh), failed)
-    return Assessment(None)
-
-
-def _score_with_batch_statistics(model) -> float:
-    """Return the BN set-up's validation accuracy with BN in training mode (batch statistics), state restored."""
-    data = data_for(SETUPS["bn_mode"])
-    saved = [v.numpy().copy() for v in model.non_trainable_variables]  # a training-mode call moves the averages
-    try:
-        return score_outputs(SETUPS["bn_mode"], np.asarray(model(data.X_valid, training=True)), data)
-    finally:
-        for variable, value in zip(model.non_trainable_variables, saved, strict=True):
-            variable.assign(value)
-
-
-def _bn_momentum(model) -> float:
-    import keras
-
-    momenta = [layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    return float(max(momenta)) if momenta else float("nan")
-
-
-def assess_step_fix(step: Callable, seeds=SEEDS) -> Assessment:
-    """Run the BN set-up with a learner's train step on each seed: does it train, are the moving averages updated?
-
-    A step that trains BN in training mode but misses the target only at inference, because BN's moving averages
-    lag behind the weights, is told so (``bn_lagging``), not that it "does not train".
-    """
-    from utils.doctor import examine
-
-    first = run_setup("bn_mode", "yours", seeds[0], answer=step)
-    findings = {f.key: f for f in examine(first.model, *stats_batch("bn_mode"))}
-    if "bn_mode" in findings:
-        return Assessment("bn_not_updated", findings["bn_mode"].evidence, first)
-    failed = _first_failure("bn_mode", step, seeds)
-    if failed is None:
-        return Assessment(None)
-    batch_score = _score_with_batch_statistics(failed.model)
-    if not failed.diverged() and batch_score >= DIGITS_TARGET:
-        momentum = _bn_momentum(failed.model)
-        detail = (
-            f"with batch statistics (training=True) it reaches {batch_score:.2f} on seed {failed.seed}, with its "
-            f"moving averages (training=False) {failed.judged:.2f}; at momentum {momentum:g} the averages remember "
-            f"about the last {1 / (1 - momentum):.0f} steps, and the weights moved faster than that"
-        )
-        return Assessment("bn_lagging", detail, failed)
-    return Assessment("not_trained", next(iter(findings.values())).evidence if findings else "", failed)
-
-
-def _shares_layers(run: Run) -> bool:
-    """Return True when the learner's model uses the base model's own layers (not copies)."""
-    base_layers = {id(layer) for layer in run.base.layers}
-    return any(id(layer) in base_layers for layer in run.model.layers)
-
-
-def assess_transfer_fix(procedure: Callable, seeds=SEEDS) -> Assessment:
-    """Run the transfer set-up with a learner's procedure: frozen layers unchanged, digits 0-4 kept, 5-9 learned?"""
-    for seed in seeds:
-        run = run_setup("transfer", "yours", seed, answer=procedure)
-        shared = _shares_layers(run)
-        frozen = [layer for layer in run.model.layers if not layer.trainable and layer.weights]
-        if not frozen:
-            where = "the base model that shares them" if shared else "the pretrained features (your copy of them)"
-            return Assessment(
-                "nothing_frozen", f"no layer of the model has trainable=False, so fit changes {where}", run
-            )
-        if run.moved_in_fit.size and np.max(run.moved_in_fit) > 0:
-            moved = f"fit moved the reused layers by up to {100 * np.max(run.moved_in_fit):.0f}% of their norm"
-            return Assessment("frozen_moved", moved, run)
-        if run.moved_before.size and np.max(run.moved_before) > 0:
-            moved = (
-                f"your function itself moved the reused layers by up to {100 * np.max(run.moved_before):.0f}% of "
-                "their norm before returning the model (a fit before freezing)"
-                + (", and the base model, which shares them, with them" if shared else "")
-            )
-            return Assessment("trained_before_freezing", moved, run)
-        if fails(SETUPS["transfer"], run):
-            return Assessment("not_trained", f"the base model's digits 0-4 accuracy fell to {run.final:.2f}", run)
-        if not np.max(run.other[-JUDGED_EPOCHS:]) >= TRANSFER_NEW_TASK:
-            return Assessment("head_not_learning", f"digits 5-9 accuracy {run.other[-1]:.2f}", run)
-    return Assessment(None)

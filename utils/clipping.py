@@ -130,6 +130,12 @@ def float32_global_norm(grads: Sequence[np.ndarray]) -> float:
     return float(tf.linalg.global_norm([tf.constant(np.asarray(g, np.float32)) for g in grads]))
 
 
+def clips(model) -> bool:
+    """Return True when ``model``'s optimizer clips its gradients (``clipnorm``, ``clipvalue``, ``global_clipnorm``)."""
+    optimizer = getattr(model, "optimizer", None)
+    return any(getattr(optimizer, option, None) for option in KERAS_OPTIONS.values())
+
+
 def mutually_exclusive_error() -> str:
     """Return the message of the error Keras raises when two clipping options are given to one optimizer."""
     import keras
@@ -225,60 +231,56 @@ class TrainRun:
         return float(np.mean(norms > threshold))
 
 
-class Recorder:
-    """A custom training loop that records the global gradient norm at every step; traced once, reusable.
+def train_recording(
+    model, optimizer, x: np.ndarray, y: np.ndarray, *, steps: int, batch_size: int = 32, loss=None
+) -> TrainRun:
+    """Train ``model`` for ``steps`` steps on batches in order (wrapping around); record loss and gradient norm.
 
-    A plain ``GradientTape`` loop: the optimizer's own clipping options (``clipnorm``...) act inside
-    ``apply_gradients``, and the recorded norm is the global norm of the gradient *before* clipping. Keras'
-    ``fit`` does not show its gradients to callbacks, which is why the chapter records them in its own loop.
-    """
-
-    def __init__(self, model, optimizer, loss=None):
-        import keras
-        import tensorflow as tf
-
-        self.model, self.optimizer = model, optimizer
-        loss_fn = loss or keras.losses.MeanSquaredError()
-
-        @tf.function(reduce_retracing=True)
-        def step(xb, yb):
-            with tf.GradientTape() as tape:
-                value = loss_fn(yb, model(xb, training=True))
-            grads = tape.gradient(value, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            return value, tf.linalg.global_norm(grads)
-
-        self._step = step
-
-    def run(self, x: np.ndarray, y: np.ndarray, *, steps: int, batch_size: int = 32, weights=None) -> TrainRun:
-        """Train for ``steps`` minibatch steps (batches in order, wrapping around); return a :class:`TrainRun`.
-
-        ``weights`` (a ``get_weights()`` list) restarts the model from them, with the optimizer's state reset.
-        """
-        if weights is not None:
-            self.model.set_weights(weights)
-            for variable in self.optimizer.variables:  # step counter and momenta back to 0; the learning rate stays
-                if variable.name != "learning_rate":
-                    variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
-        losses, norms, n = np.empty(steps), np.empty(steps), len(x)
-        for i in range(steps):
-            start = (i * batch_size) % n
-            value, norm = self._step(x[start : start + batch_size], y[start : start + batch_size])
-            losses[i], norms[i] = float(value), float(norm)
-        return TrainRun(losses, norms)
-
-
-def train_recording(model, optimizer, x: np.ndarray, y: np.ndarray, *, steps: int, batch_size: int = 32, loss=None):
-    """Train ``model`` with ``optimizer`` for ``steps`` steps, recording loss and gradient norm; see :class:`Recorder`.
+    The course's custom loop (:func:`utils.models.run_epochs`, one traced graph): the optimizer's own clipping
+    options (``clipnorm``...) act inside ``apply_gradients``, and the recorded norm is the global norm of the
+    gradient *before* clipping. Keras' ``fit`` does not show its gradients to callbacks, which is why the chapter
+    records them in its own loop.
 
     Parameters
     ----------
-    model, optimizer : a Keras model and a (fresh) Keras optimizer.
+    model, optimizer : a Keras model and a Keras optimizer (the same pair again reuses the traced graph).
     x, y : the training set.
     steps, batch_size : how many steps, of how many examples.
-    loss : a Keras loss (default: ``keras.losses.MeanSquaredError()``).
+    loss : a Keras loss object (default: one ``keras.losses.MeanSquaredError()`` shared by every call).
     """
-    return Recorder(model, optimizer, loss).run(x, y, steps=steps, batch_size=batch_size)
+    from utils.models import run_epochs
+
+    loss = _mse() if loss is None else loss
+    kwargs = {"optimizer": optimizer, "loss": loss, "rule": "wrap", "steps": steps}
+    record = run_epochs(model, x, y, batch_size=batch_size, **kwargs)
+    return TrainRun(record.step_loss[0], record.step_norm[0])
+
+
+@functools.cache
+def _mse():
+    import keras
+
+    return keras.losses.MeanSquaredError()
+
+
+def _restarted_runs(model, optimizer, starts: list, steps: int) -> list[TrainRun]:
+    """Train ``model`` from each of ``starts`` (weights) with ``optimizer``, its state reset each time.
+
+    The same as a new model and optimizer per run, at a fraction of the cost: one traced graph serves them all.
+    """
+    from utils.models import restart
+
+    x, y = make_sequences()
+    runs = []
+    for weights in starts:
+        restart(model, weights, optimizer)
+        runs.append(train_recording(model, optimizer, x, y, steps=steps))
+    return runs
+
+
+def _starts(radius: float, seeds) -> list:
+    """Return the fresh weights of :func:`build_rnn` for each seed."""
+    return [build_rnn(radius, seed=seed).get_weights() for seed in seeds]
 
 
 @dataclass
@@ -332,13 +334,11 @@ class SeedResults:
 def rnn_over_seeds(radius: float, optimizer, seeds=(0, 1, 2), *, steps: int = 80) -> SeedResults:
     """Train :func:`build_rnn` (``radius``) once per seed with ``optimizer``; return the runs.
 
-    One model and one traced step serve every seed: each run restarts from that seed's fresh weights, with the
+    One model and one traced graph serve every seed: each run restarts from that seed's fresh weights, with the
     optimizer's state reset (the same as a new model and optimizer, at a fraction of the cost). The optimizer's
     ``global_clipnorm`` (if any) is kept as the results' threshold.
     """
-    x, y = make_sequences()
-    recorder = Recorder(build_rnn(radius, seed=seeds[0]), optimizer)
-    runs = [recorder.run(x, y, steps=steps, weights=build_rnn(radius, seed=seed).get_weights()) for seed in seeds]
+    runs = _restarted_runs(build_rnn(radius, seed=seeds[0]), optimizer, _starts(radius, seeds), steps)
     threshold = getattr(optimizer, "global_clipnorm", None)
     return SeedResults(tuple(seeds), runs, None if threshold is None else float(threshold))
 
@@ -357,13 +357,11 @@ def learning_rate_sweep(
     # One model, optimizer and traced step for the whole sweep: each run restarts from its seed's fresh weights
     # with the optimizer's state reset, and only the learning rate changes (the same runs as separate optimizers).
     optimizer = keras.optimizers.SGD(learning_rates[0], **clip_option)
-    recorder = Recorder(build_rnn(radius, seed=seeds[0]), optimizer)
-    starts = {seed: build_rnn(radius, seed=seed).get_weights() for seed in seeds}
-    x, y = make_sequences()
+    model, starts = build_rnn(radius, seed=seeds[0]), _starts(radius, seeds)
     results = {}
     for lr in learning_rates:
         optimizer.learning_rate.assign(lr)
-        runs = [recorder.run(x, y, steps=steps, weights=starts[seed]) for seed in seeds]
+        runs = _restarted_runs(model, optimizer, starts, steps)
         results[lr] = SeedResults(tuple(seeds), runs, None if threshold is None else float(threshold))
     return results
 
@@ -403,23 +401,19 @@ def build_deep_mlp(init_scale: float, *, depth: int = 10, width: int = 64, seed:
     """Return a ReLU MLP for the digits with He-normal weights multiplied by ``init_scale`` (1: He itself).
 
     Each ReLU layer multiplies the signal's scale by about ``init_scale``, so 10 layers at 3 multiply it by 3^10.
-    The same layers and names as ``utils.models.build_mlp``, in float64 (see :data:`DTYPE`), but the output layer
-    gives logits: with huge logits a softmax saturates to exactly 0 and 1, and Keras' cross-entropy on probabilities
+    ``utils.models.build_mlp`` in float64 (see :data:`DTYPE`), seeded by ``seed``, with an output layer that gives
+    logits: with huge logits a softmax saturates to exactly 0 and 1, and Keras' cross-entropy on probabilities
     (clipped to 1e-7) would then report a loss of about 16 and a gradient of 0, hiding the explosion.
     """
     import keras
 
     from utils.course import seed_everything
+    from utils.models import build_mlp
 
     seed_everything(seed)
-    layers = [keras.Input(shape=(64,), dtype=DTYPE)]
-    for i in range(depth):
-        init = keras.initializers.VarianceScaling(scale=2.0 * init_scale**2, mode="fan_in", distribution="normal")
-        layers.append(
-            keras.layers.Dense(width, activation="relu", kernel_initializer=init, name=f"dense_{i + 1}", dtype=DTYPE)
-        )
-    layers.append(keras.layers.Dense(10, name="output", dtype=DTYPE))  # logits: a softmax would saturate (see below)
-    return keras.Sequential(layers, name=f"mlp_{depth}x{width}_he_x{init_scale:g}")
+    scaled_he = functools.partial(keras.initializers.VarianceScaling, 2.0 * init_scale**2, "fan_in", "normal")
+    name = f"mlp_{depth}x{width}_he_x{init_scale:g}"
+    return build_mlp(depth, width, kernel_initializer=scaled_he, logits=True, dtype=DTYPE, name=name)
 
 
 def train_digits(model, optimizer, splits, *, steps: int = 120, batch_size: int = 32) -> TrainRun:

@@ -65,6 +65,18 @@ def load_digits_splits(
     return Splits(Xs[0], y[parts[0]], Xs[1], y[parts[1]], Xs[2], y[parts[2]])
 
 
+@functools.cache
+def digits(seed: int = 42) -> Splits:
+    """Return :func:`load_digits_splits` (standardized) computed once per seed: the course's one cached split.
+
+    Its arrays are read-only (every caller shares them): copy before changing one.
+    """
+    splits = load_digits_splits(seed)
+    for array in vars(splits).values():
+        array.flags.writeable = False
+    return splits
+
+
 def standardize_with(reference: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
     """Center and scale each column of ``arrays`` with the mean and std of ``reference``."""
     mean = reference.mean(axis=0)

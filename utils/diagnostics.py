@@ -148,8 +148,14 @@ def _activation_name(block) -> str:
     return name
 
 
-def _default_loss(model, last_block):
+def default_loss(model, last_block=None):
+    """Return the model's compiled loss, else sparse cross-entropy (from logits unless the last block has a softmax).
+
+    ``last_block``: the layers that end the model (default: its last layer).
+    """
     import keras
+
+    last_block = [model.layers[-1]] if last_block is None else last_block
 
     if getattr(model, "loss", None) is not None:
         return keras.losses.get(model.loss)
@@ -177,7 +183,7 @@ def keras_layer_stats(model, x, y, loss_fn=None, *, training: bool = False) -> L
 
     layers, blocks = _blocks(model)
     block_end = {id(block[-1]): i for i, block in enumerate(blocks)}
-    loss_fn = loss_fn or _default_loss(model, blocks[-1])
+    loss_fn = loss_fn or default_loss(model, blocks[-1])
     x = tf.convert_to_tensor(x)
     outputs = [None] * len(blocks)
     with tf.GradientTape() as tape:
@@ -291,17 +297,3 @@ def ProgressLine(total_epochs: int, *, every: int = 1):  # noqa: N802 (a class f
                 print(f"epoch {epoch + 1:>3}/{total_epochs}  {items}", end=end, flush=True)
 
     return _Progress()
-
-
-def doctor(model, x, y, *, quiet: bool = False):
-    """Run the course's statistics on a Keras model and print its likely problems, each with the chapter that fixes it.
-
-    Taught in chapter 08; the engine is :mod:`utils.doctor` (imported here, lazily, to keep the modules acyclic).
-    Besides chapter 01's per-layer statistics it checks the scale of the inputs and regression targets, one step of
-    the model's optimizer on a copy (the update-to-weight ratio), and one ``fit`` step for frozen layers that still
-    train (every variable restored); where a check cannot run, the report says so. Returns the list of findings
-    (empty for a healthy model).
-    """
-    from utils.doctor import doctor as run_doctor
-
-    return run_doctor(model, x, y, quiet=quiet)

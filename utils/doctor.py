@@ -1,9 +1,10 @@
 """``doctor(model, x, y)``: the course's statistics run on a learner's own Keras model, read out in plain words.
 
 Taught in chapter 08. Each finding names the statistic that gives the problem away, its value, the fix, and
-the chapter that teaches the fix; a healthy model gets no finding. Call it through
-``utils.diagnostics.doctor``. Thresholds are deliberately far from what healthy networks show, so that the
-doctor stays quiet unless something is clearly wrong; where a check cannot run on a model (the per-layer
+the chapter that teaches the fix; a healthy model gets no finding. It reads the model through
+:mod:`utils.diagnostics` and :mod:`utils.clipping` (public names only); no compute module imports it.
+Thresholds are deliberately far from what healthy networks show, so that the doctor stays quiet unless something
+is clearly wrong; where a check cannot run on a model (the per-layer
 statistics on a network that branches, the learning rate of a model that is not compiled), the report says so
 instead of "nothing looks wrong".
 
@@ -117,7 +118,13 @@ def examine(model, x, y) -> list[Finding]:
 
 
 def doctor(model, x, y, *, quiet: bool = False) -> list[Finding]:
-    """Run the course's statistics on ``model`` with the batch ``(x, y)``, print the likely problems, return them."""
+    """Run the course's statistics on ``model`` with the batch ``(x, y)``, print the likely problems, return them.
+
+    Taught in chapter 08. Besides chapter 01's per-layer statistics it checks the scale of the inputs and regression
+    targets, one step of the model's optimizer on a copy (the update-to-weight ratio), and one ``fit`` step for frozen
+    layers that still train (every variable restored); where a check cannot run, the report says so. Each finding
+    names the chapter that fixes it; a healthy model gets none.
+    """
     result = diagnose(model, x, y)
     if not quiet:
         print(report(result.findings, len(x), result.not_run))
@@ -157,9 +164,9 @@ def _real_layers(model) -> list:
 
 
 def _loss_fn(model):
-    from utils.diagnostics import _default_loss
+    from utils.diagnostics import default_loss
 
-    return _default_loss(model, [model.layers[-1]])
+    return default_loss(model)
 
 
 def _layer_stats(model, x, y):
@@ -533,11 +540,6 @@ def _global_gradient_norm(model, x, y) -> float:
     return float(np.sqrt(sum(np.sum(np.square(g.numpy(), dtype=np.float64)) for g in grads))) if grads else 0.0
 
 
-def _clips(model) -> bool:
-    optimizer = getattr(model, "optimizer", None)
-    return any(getattr(optimizer, name, None) for name in ("clipnorm", "clipvalue", "global_clipnorm"))
-
-
 def _recurrent_layers(model) -> list:
     import keras
 
@@ -545,8 +547,10 @@ def _recurrent_layers(model) -> list:
 
 
 def _recurrent(model, x, y) -> list[Finding]:
+    from utils.clipping import clips
+
     rnns = _recurrent_layers(model)
-    if not rnns or _clips(model):
+    if not rnns or clips(model):
         return []
     risky = []
     for layer in rnns:
