@@ -1,6 +1,6 @@
 """utils.init against trusted references: Keras' own fan counting, the samples of Keras' initializers
-(truncated normals included), scipy's truncated normal, and sampled second moments; plus the chapter 02
-explorer."""
+(truncated normals included), scipy's truncated normal, and sampled second moments; plus chapter 02's deep
+stacks and explorer (utils.mlp, on the numpy engine)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from utils.init import (
     SEED_TABLE,
     TRUNCATED_STD,
     compute_fans,
-    compute_init_stats,
-    measure_stack,
 )
+from utils.mlp import build_stack, compare_stacks, compute_init_stats, leaky_stack_std, measure_stack
 
 SHAPES = [
     (64, 10),
@@ -191,8 +190,8 @@ def test_get_init():
 
 def test_build_stack_scales_hidden_layers_and_uses_glorot_for_the_output():
     widths = [128] * 5
-    a = init.build_stack("tanh", "he", widths, seed=0)
-    b = init.build_stack("tanh", "he", widths, multiplier=2.0, seed=0)
+    a = build_stack("tanh", "he", widths, seed=0)
+    b = build_stack("tanh", "he", widths, multiplier=2.0, seed=0)
     assert np.allclose(b.weights[2], 2 * a.weights[2]) and np.allclose(b.weights[-1], a.weights[-1])
     assert abs(a.weights[2].std() / INITS["he"].std((128, 128)) - 1) < 0.02
     assert abs(a.weights[-1].std() / INITS["glorot"].std((128, 10)) - 1) < 0.1
@@ -206,7 +205,7 @@ def test_build_stack_scales_hidden_layers_and_uses_glorot_for_the_output():
 def test_build_stack_rejects_bad_arguments(kwargs):
     widths = kwargs.pop("widths")
     with pytest.raises(ValueError):
-        init.build_stack("relu", "he", widths, **kwargs)
+        build_stack("relu", "he", widths, **kwargs)
 
 
 def test_stack_widths():
@@ -218,7 +217,7 @@ def test_stack_widths():
 
 def test_verdicts_on_a_30_layer_stack():
     def verdict(activation, rule, **kwargs):
-        return init.compare_stacks([(activation, rule)], depth=30, width=128, **kwargs)[0]
+        return compare_stacks([(activation, rule)], depth=30, width=128, **kwargs)[0]
 
     assert np.all(verdict("tanh", "glorot_x4").grad_ratio > 1e4)
     assert np.all((verdict("tanh", "glorot").grad_ratio > 0.1) & (verdict("tanh", "glorot").grad_ratio < 10))
@@ -231,7 +230,7 @@ def test_verdicts_on_a_30_layer_stack():
 
 
 def test_coarse_verdicts_print_orders_of_magnitude_beyond_1e3():
-    exploding = init.StackVerdict("tanh", "glorot_x4", np.array([1.0e9, 1.6e9]), np.array([0.77, 1.1]))
+    exploding = init.Verdict("tanh", "glorot_x4", np.array([1.0e9, 1.6e9]), np.array([0.77, 1.1]))
     assert exploding.row().endswith("1.0e+09..1.6e+09")
     assert exploding.row(coarse=True).endswith("1e+09..1e+09")
     assert "7.7e-01..1.1e+00" in init.verdict_table([exploding], coarse=True)
@@ -246,11 +245,11 @@ def test_measure_stack_accepts_a_batch_of_data():
 
 def test_leaky_stack_std_is_flat_with_the_leaky_gain():
     alpha = 0.3
-    kept = init.leaky_stack_std(alpha, init.leaky_relu_scale(alpha))
-    plain = init.leaky_stack_std(alpha, 2.0)
+    kept = leaky_stack_std(alpha, init.leaky_relu_scale(alpha))
+    plain = leaky_stack_std(alpha, 2.0)
     assert 0.5 < kept[-1] / kept[0] < 2 and plain[-1] / plain[0] > 3
     with pytest.raises(ValueError):
-        init.leaky_stack_std(alpha, 2.0, depth=0)
+        leaky_stack_std(alpha, 2.0, depth=0)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from utils import activations as A  # noqa: E402
 from utils import layers as L  # noqa: E402
 from utils.course import output_dir  # noqa: E402
 from utils.data import load_digits_splits  # noqa: E402
+from utils.models import activation_layer, build_mlp  # noqa: E402
 
 MEAN_SLOPE = (A.RRELU_LOWER + A.RRELU_UPPER) / 2
 
@@ -121,7 +122,7 @@ def test_rrelu_model_saves_and_loads_in_safe_mode(tmp_path):
 
 def test_rrelu_model_saves_under_the_course_output_dir():
     """Where a notebook saves it: utils.course.output_dir (git-ignored)."""
-    model = L.build_activation_mlp(2, 8, "rrelu")
+    model = build_mlp(2, 8, "rrelu")
     path = output_dir("tests", "ch03") / "rrelu_mlp.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
@@ -134,7 +135,7 @@ def test_rrelu_model_saves_under_the_course_output_dir():
 def test_rrelu_trains_in_a_model():
     keras.utils.set_random_seed(0)
     splits = load_digits_splits()
-    model = L.build_activation_mlp(2, 32, "rrelu")
+    model = build_mlp(2, 32, "rrelu")
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", jit_compile=False)
     history = model.fit(splits.X_train, splits.y_train, epochs=3, batch_size=64, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
@@ -146,28 +147,21 @@ def test_rrelu_trains_in_a_model():
 
 
 def test_activation_layer_by_name():
-    assert isinstance(L.activation_layer("rrelu"), L.RReLU)
-    leaky = L.activation_layer("leaky_relu")
+    assert isinstance(activation_layer("rrelu"), L.RReLU)
+    leaky = activation_layer("leaky_relu")
     assert isinstance(leaky, keras.layers.LeakyReLU) and leaky.negative_slope == pytest.approx(A.LEAKY_SLOPE)
-    prelu = L.activation_layer("prelu")
+    prelu = activation_layer("prelu")
     prelu.build((None, 5))
     np.testing.assert_allclose(prelu.get_weights()[0], L.PRELU_INITIAL_SLOPE)
-    assert L.activation_layer("selu", name="s").name == "s"
-
-
-@pytest.mark.parametrize("name", sorted(L.RECOMMENDED_INIT))
-def test_build_activation_mlp(name):
-    model = L.build_activation_mlp(3, 8, name)
-    assert len(model.layers) == 3 * 2 + 1
-    assert model(np.zeros((2, 64), np.float32)).shape == (2, 10)
+    assert activation_layer("selu", name="s").name == "s"
 
 
 def test_diagnostics_group_activation_layers_with_their_dense():
     from utils.diagnostics import keras_layer_stats
 
-    model = L.build_activation_mlp(3, 8, "prelu", bias_initializer=keras.initializers.Constant(-50.0))
+    model = build_mlp(3, 8, "prelu", bias_initializer=-50.0)
     stats = keras_layer_stats(model, np.zeros((5, 64), np.float32), np.zeros(5, int))
     assert stats.names == ["dense_1", "dense_2", "dense_3", "output"]
     assert stats.activation[:3] == ["prelu"] * 3
-    dead_relu = L.build_activation_mlp(3, 8, "relu", bias_initializer=keras.initializers.Constant(-50.0))
+    dead_relu = build_mlp(3, 8, "relu", bias_initializer=-50.0, activation_layers=True)
     assert keras_layer_stats(dead_relu, np.zeros((5, 64), np.float32), np.zeros(5, int)).frac_dead[0] == 1.0

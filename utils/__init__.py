@@ -11,14 +11,18 @@ Modules, from the bottom up (arrows point down, toward compute):
 - ``blas``: one BLAS thread for the small matrix products behind the widgets.
 - ``activations``: activation functions and derivatives in numpy; the signal through deep stacks (ch. 01, 03).
 - ``diagnostics``: per-layer forward and backward statistics of any sequential Keras model, and a callback.
-- ``mlp``: the course's numpy MLP with a hand-written backward pass, and its Adam trainer (widgets; ch. 01-03).
-- ``init``: fans, the Glorot / He / LeCun table and deep-stack measurements (ch. 02).
+- ``init``: fans and the one Glorot / He / LeCun table (ch. 02; every numpy and Keras initialization reads it).
+- ``nets``: the one numpy engine: dense networks, one or M side by side, hand-written backward pass, losses,
+  SGD and Adam as Keras computes them, training with cached frozen layers (ch. 01-03, 06, 07).
+- ``mlp``: chapters 01-03's experiments on ``nets``: the gradient-flow explorer, deep-stack measurements,
+  activation comparisons and dead units.
 - ``batchnorm``: batch normalization in numpy with Keras' conventions (ch. 04).
-- ``models``, ``layers``: Keras model builders, the RReLU layer, activation layers by name (ch. 03).
+- ``models``: the one Keras MLP builder, compile and copy helpers, the custom training loop (ch. 01-08).
+- ``layers``: the RReLU layer (ch. 03).
 - ``clipping``: clipping by value, norm and global norm from scratch; exploding RNNs and deep nets (ch. 05).
 - ``transfer``, ``zoo``: reusing, freezing and caching layers; the course's checksummed model zoo (ch. 06).
 - ``pretraining``: contrastive, autoencoder and same-or-not pair pretraining with scarce labels (ch. 07).
-- ``capstone``, ``doctor``: broken set-ups to debug, and ``diagnostics.doctor`` for a learner's model (ch. 08).
+- ``capstone``, ``doctor``: broken set-ups to debug, and ``doctor.doctor`` for a learner's model (ch. 08).
 - ``plots``: the course's plot helpers (on top of compute).
 - ``widgets``: the interactive explorers (on top of plots and compute).
 - ``checks``: the exercise checks (on top of compute).

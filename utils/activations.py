@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from utils.blas import single_blas_thread
+from utils.init import LEAKY_SLOPE, get_init
 
 # SELU's constants (Klambauer et al., 2017), the same as keras.activations.selu.
 SELU_ALPHA = 1.6732632423543772
 SELU_LAMBDA = 1.0507009873554805
-LEAKY_SLOPE = 0.2  # the default of keras.activations.leaky_relu (the LeakyReLU *layer* defaults to 0.3)
 
 
 def sigmoid(z):
@@ -224,14 +224,6 @@ def with_parameter(name: str, value: float | None = None):
     return (lambda z: SELU_LAMBDA * elu(z, value)), (lambda z: SELU_LAMBDA * elu_grad(z, value))
 
 
-def init_std(init: str, fan_in: int, fan_out: int) -> float:
-    """Return a normal initializer's std: lecun sqrt(1/fan_in), he sqrt(2/fan_in), glorot sqrt(1/fan_avg)."""
-    variances = {"lecun": 1 / fan_in, "he": 2 / fan_in, "glorot": 2 / (fan_in + fan_out)}
-    if init not in variances:
-        raise ValueError(f"init must be one of {sorted(variances)}, got {init!r}")
-    return float(np.sqrt(variances[init]))
-
-
 @dataclass
 class DepthSignal:
     """A batch pushed through a freshly initialized stack of dense layers: function, per-layer statistics."""
@@ -277,7 +269,8 @@ def compute_signal_through_depth(
     ----------
     activation, param : the hidden layers' activation and its slope or α (see :func:`with_parameter`).
     depth, width : number (<= 200) and width (<= 128) of the hidden layers.
-    init : ``"lecun"``, ``"he"`` or ``"glorot"`` normal weights, or a function ``(fan_in, fan_out) -> std``.
+    init : a key of ``utils.init.INITS`` (``"lecun"``, ``"he"``, ``"glorot"``...): normal weights of that std, or
+        a function ``(fan_in, fan_out) -> std``.
     X : the inputs (rows are examples); default: ``n`` rows of 64 standard normal features.
     input_shift, input_scale : the inputs become ``X * input_scale + input_shift`` (1 and 0: unchanged).
     dropout, alpha_dropout : a dropout rate after each activation, regular or alpha dropout (SELU's).
@@ -309,7 +302,7 @@ def _signal_through_depth(
     stats = {key: np.full(depth, np.nan) for key in ("mean", "std", "unit_std", "dead", "grad_std")}
     caches, diverged_at = [], None
     for i in range(depth):
-        std = init(h.shape[1], width) if callable(init) else init_std(init, h.shape[1], width)
+        std = init(h.shape[1], width) if callable(init) else get_init(init).std((h.shape[1], width))
         W = np.float32(std) * units[i, : h.shape[1], :width]
         z = h @ W
         mask_draws = None if uniforms is None else uniforms[i, :, :width]
@@ -361,6 +354,9 @@ def _signal_inputs(n: int, seed: int) -> np.ndarray:
 @functools.lru_cache(maxsize=2)
 def _signal_weights(seed: int) -> np.ndarray:
     """Return N(0, 1) matrices to slice every layer's weights from, drawn once per seed.
+
+    Not ``utils.mlp.unit_draws`` (the other explorers'): this stack goes 200 layers deep, and utils.mlp sits
+    above this module. Nor ``utils.nets``: its dropout, alpha dropout and residual paths are this simulator's own.
 
     Moving a slider then changes the network's scale, never the random numbers behind it (and costs no draw).
     """

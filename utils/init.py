@@ -8,18 +8,12 @@ of Keras' initializers.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from utils import activations
-from utils.activations import LEAKY_SLOPE
-from utils.blas import single_blas_thread
-from utils.diagnostics import LayerStats
-from utils.mlp import MLP, layer_stats
-
+LEAKY_SLOPE = 0.2  # the default of keras.activations.leaky_relu (the LeakyReLU *layer* defaults to 0.3)
 FAN_MODES = ("fan_in", "fan_out", "fan_avg")
 
 # Std of a standard normal truncated to [-2, 2]. Keras divides the stddev it passes to its truncated normal by
@@ -224,7 +218,7 @@ def table_differences(seed_rows=SEED_TABLE, correct_rows=CORRECT_TABLE) -> dict[
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Deep stacks: per-layer statistics for any activation x initialization (numpy MLP, fast)
+# Deep stacks: their shapes and verdicts (measured on the numpy engine by utils.mlp: measure_stack, compare_stacks)
 # ------------------------------------------------------------------------------------------------------------
 
 MAX_DEPTH, MAX_WIDTH = 50, 256
@@ -240,108 +234,8 @@ def stack_widths(depth: int, width: int = MAX_WIDTH, pattern: str = "constant") 
     raise ValueError(f"pattern must be one of {WIDTH_PATTERNS}, got {pattern!r}")
 
 
-@functools.lru_cache(maxsize=3)
-def _unit_draws(seed: int):
-    """Return N(0, 1) inputs, labels and a (MAX_DEPTH + 1, MAX_WIDTH, MAX_WIDTH) stack of N(0, 1) weights.
-
-    Drawn once per seed (13 MB, ~40 ms): every rule rescales the same numbers, so two initializations are
-    compared on the same random draw, and a slider move costs a forward and backward pass only.
-    """
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((64, 64), dtype=np.float32)
-    y = rng.integers(0, 10, 64)
-    unit = rng.standard_normal((MAX_DEPTH + 1, MAX_WIDTH, MAX_WIDTH), dtype=np.float32)
-    unit.flags.writeable = False
-    return X, y, unit
-
-
-def build_stack(
-    activation: str,
-    init: str | Init,
-    widths: list[int],
-    *,
-    multiplier: float = 1.0,
-    n_inputs: int = 64,
-    n_classes: int = 10,
-    seed: int = 0,
-    dtype=np.float32,
-) -> MLP:
-    """Return a numpy MLP: hidden ``widths`` initialized by ``init`` (std x ``multiplier``), a Glorot output.
-
-    Parameters
-    ----------
-    activation : the hidden layers' activation (a name from ``utils.activations``).
-    init : a key of ``INITS`` or an :class:`Init`.
-    widths : hidden widths, at most MAX_DEPTH layers of at most MAX_WIDTH units.
-    multiplier : multiplies every hidden layer's std (1: the rule itself).
-    n_inputs, n_classes : input features and output units; seed : which draw of the random weights.
-    dtype : float32 (fast) or float64 (room for signals that grow by 1e70, as the explorer's extremes do).
-    """
-    rule = get_init(init)
-    activations.get(activation)
-    sizes = [n_inputs, *widths, n_classes]
-    if not 1 <= len(widths) <= MAX_DEPTH or max(sizes) > MAX_WIDTH or min(sizes) < 1 or not multiplier > 0:
-        raise ValueError(
-            f"need 1..{MAX_DEPTH} layers of 1..{MAX_WIDTH} units and multiplier > 0; got {sizes}, {multiplier}"
-        )
-    unit = _unit_draws(seed)[2]
-    weights = []
-    for i, shape in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        is_output = i == len(widths)
-        std = INITS["glorot"].std(shape) if is_output else rule.std(shape) * multiplier
-        weights.append((std * unit[i, : shape[0], : shape[1]]).astype(dtype, copy=False))
-    return MLP(weights, [np.zeros(b, dtype) for b in sizes[1:]], activation)
-
-
-def measure_stack(
-    activation: str,
-    init: str | Init,
-    *,
-    depth: int = MAX_DEPTH,
-    width: int = MAX_WIDTH,
-    pattern: str = "constant",
-    multiplier: float = 1.0,
-    X: np.ndarray | None = None,
-    y: np.ndarray | None = None,
-    seed: int = 0,
-    dtype=np.float32,
-) -> LayerStats:
-    """Return the per-layer statistics of a freshly initialized deep stack on one batch.
-
-    Parameters
-    ----------
-    activation, init : the hidden activation and the initialization rule (see :func:`build_stack`).
-    depth, width, pattern : the hidden layers (see :func:`stack_widths`).
-    multiplier : multiplies the rule's std.
-    X, y : a batch of inputs and integer labels; default: 64 standardized Gaussian inputs of 64 features.
-    seed : which draw of random weights (and default inputs); dtype : of the weights and the computation.
-    """
-    X0, y0, _ = _unit_draws(seed)
-    X, y = (X0, y0) if X is None else (np.asarray(X), np.asarray(y))
-    widths = stack_widths(depth, width, pattern)
-    mlp = build_stack(activation, init, widths, multiplier=multiplier, n_inputs=X.shape[1], seed=seed, dtype=dtype)
-    with single_blas_thread():  # small products: threads cost more than they bring (76 s vs 1.8 s under load)
-        return layer_stats(mlp, X.astype(dtype, copy=False), y)
-
-
-def leaky_stack_std(alpha: float, scale: float, *, depth: int = MAX_DEPTH, width: int = MAX_WIDTH, seed: int = 0):
-    """Return the activation std per layer of a leaky-ReLU stack (slope ``alpha``), Var(W) = scale / fan_in.
-
-    Forward only, for any slope (``utils.activations.leaky_relu`` takes it as an argument).
-    """
-    X, _, unit = _unit_draws(seed)
-    if not 1 <= depth <= MAX_DEPTH or not 1 <= width <= MAX_WIDTH:
-        raise ValueError(f"need 1 <= depth <= {MAX_DEPTH} and 1 <= width <= {MAX_WIDTH}; got {depth}, {width}")
-    h, stds = X, []
-    for i in range(depth):
-        z = h @ (math.sqrt(scale / h.shape[1]) * unit[i, : h.shape[1], :width])
-        h = activations.leaky_relu(z, alpha)
-        stds.append(float(h.std()))
-    return np.array(stds)
-
-
 @dataclass(frozen=True)
-class StackVerdict:
+class Verdict:
     """Two numbers per seed for one activation x initialization through a deep stack."""
 
     activation: str
@@ -368,26 +262,7 @@ def _ratio_text(value: float, coarse: bool = False) -> str:
     return f"{value:.1e}"
 
 
-def compare_stacks(combos, *, seeds=(0, 1, 2), **kwargs) -> list[StackVerdict]:
-    """Return a :class:`StackVerdict` per ``(activation, init)`` in ``combos``, over ``seeds``.
-
-    Other keyword arguments go to :func:`measure_stack` (depth, width, pattern, multiplier, X, y).
-    """
-    verdicts = []
-    for activation, init in combos:
-        stats = [measure_stack(activation, init, seed=s, **kwargs) for s in seeds]
-        verdicts.append(
-            StackVerdict(
-                activation,
-                init if isinstance(init, str) else init.label,
-                np.array([s.vanishing_ratio() for s in stats]),
-                np.array([s.act_std[-2] / s.act_std[0] for s in stats]),
-            )
-        )
-    return verdicts
-
-
-def verdict_table(verdicts: list[StackVerdict], *, coarse: bool = False) -> str:
+def verdict_table(verdicts: list[Verdict], *, coarse: bool = False) -> str:
     """Return the verdicts as a text table (min..max over seeds, two significant digits).
 
     ``coarse=True`` prints ratios beyond 1e±3 as their nearest power of ten: an exploding stack is chaotic,
@@ -396,32 +271,6 @@ def verdict_table(verdicts: list[StackVerdict], *, coarse: bool = False) -> str:
     """
     head = f"{'activation':<11}{'init':<15}{'act std top/lowest':>22}{'grad norm lowest/top':>22}"
     return "\n".join([head] + [v.row(coarse) for v in verdicts])
-
-
-def compute_init_stats(
-    activation: str = "tanh",
-    init: str = "glorot",
-    depth: int = 30,
-    multiplier: float = 1.0,
-    pattern: str = "constant",
-    *,
-    width: int = 128,
-    seed: int = 0,
-) -> LayerStats:
-    """Return per-layer statistics for the chapter 02 explorer (pure and fast: ~10-30 ms).
-
-    ``pattern="bottleneck"`` alternates ``width`` and ``width // 4`` units, where fan_in and fan_out differ
-    and the choice of fan starts to matter. Computed in float32, and again in float64 when a signal leaves
-    float32's range (ReLU at 4 x Glorot x 10 grows by ~1e70 over 50 layers), so that every setting stays finite.
-    """
-    kwargs = dict(depth=depth, width=width, pattern=pattern, multiplier=multiplier, seed=seed)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"), single_blas_thread():
-        stats = measure_stack(activation, init, **kwargs)
-        if not (np.all(np.isfinite(stats.grad_norm)) and all(np.all(np.isfinite(s)) for s in stats.samples)):
-            stats = measure_stack(activation, init, dtype=np.float64, **kwargs)
-    big = float(np.finfo(np.float32).max)  # the histogram samples are float32
-    stats.samples = [np.nan_to_num(s, nan=0.0, posinf=big, neginf=-big) for s in stats.samples]
-    return stats
 
 
 # ------------------------------------------------------------------------------------------------------------

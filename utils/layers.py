@@ -1,8 +1,9 @@
-"""Keras layers of the course: randomized leaky ReLU as a layer, activation layers by name, an MLP builder.
+"""Keras layers of the course: randomized leaky ReLU as a layer.
 
 Taught in chapter 03. Keras 3 has ``LeakyReLU``, ``PReLU`` and ``ELU`` layers and the ``selu``, ``gelu`` and
 ``silu`` activations, but no RReLU: :class:`RReLU` fills the gap and saves and loads like any Keras layer.
-The numpy twin of these networks, fast enough to compare activations over seeds, is :mod:`utils.mlp`.
+The MLP builder that puts these layers in a network is ``utils.models.build_mlp`` (``activation_layer`` there);
+the numpy twin of these networks, fast enough to compare activations over seeds, is :mod:`utils.nets`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,9 @@ from __future__ import annotations
 import keras
 
 from utils import activations
-from utils.mlp import PRELU_INITIAL_SLOPE, RECOMMENDED_INIT
+from utils.nets import PRELU_INITIAL_SLOPE
 
-__all__ = ["KERAS_INIT", "PRELU_INITIAL_SLOPE", "RECOMMENDED_INIT", "RReLU", "activation_layer", "build_activation_mlp"]
-
-# ---------------------------------------------------------------------------------------------------------
-# Keras
-# ---------------------------------------------------------------------------------------------------------
+__all__ = ["PRELU_INITIAL_SLOPE", "RReLU"]
 
 
 @keras.saving.register_keras_serializable(package="course")
@@ -69,58 +66,3 @@ class RReLU(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "lower": self.lower, "upper": self.upper, "seed": self.seed}
-
-
-# The initializer that keeps each activation's signal at a steady scale (chapter 02).
-KERAS_INIT = {"glorot": "glorot_normal", "he": "he_normal", "lecun": "lecun_normal"}
-
-
-def activation_layer(activation: str, **kwargs) -> keras.layers.Layer:
-    """Return a Keras layer for ``activation``, including ``"rrelu"`` and ``"prelu"`` (slopes start at 0.25).
-
-    ``"leaky_relu"`` gets the course's slope 0.2 (the function's default; the ``LeakyReLU`` layer's is 0.3).
-    Keyword arguments (``name``...) go to the layer.
-    """
-    if activation == "rrelu":
-        return RReLU(**kwargs)
-    if activation == "prelu":
-        return keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(PRELU_INITIAL_SLOPE), **kwargs)
-    if activation == "leaky_relu":
-        return keras.layers.LeakyReLU(negative_slope=activations.LEAKY_SLOPE, **kwargs)
-    return keras.layers.Activation(activation, **kwargs)
-
-
-def build_activation_mlp(
-    depth: int,
-    width: int,
-    activation: str,
-    *,
-    init: str | None = None,
-    bias_initializer="zeros",
-    n_inputs: int = 64,
-    n_classes: int = 10,
-) -> keras.Sequential:
-    """Return a Sequential MLP of ``depth`` Dense layers, each followed by a layer of ``activation``.
-
-    Parameters
-    ----------
-    depth, width : number and width of the hidden layers.
-    activation : a Keras activation name, ``"rrelu"`` or ``"prelu"``.
-    init : ``"glorot"``, ``"he"`` or ``"lecun"`` (normal); default: the one recommended for the activation.
-    bias_initializer : for the hidden layers (e.g. a negative constant, to kill ReLU units on purpose).
-    n_inputs, n_classes : input features and classes (64 and 10 for the digits).
-    """
-    init = init or RECOMMENDED_INIT.get(activation, "glorot")
-    layers = [keras.Input(shape=(n_inputs,))]
-    for i in range(depth):
-        layers.append(
-            keras.layers.Dense(
-                width,
-                kernel_initializer=KERAS_INIT[init],
-                bias_initializer=bias_initializer,
-                name=f"dense_{i + 1}",
-            )
-        )
-        layers.append(activation_layer(activation, name=f"{activation}_{i + 1}"))
-    layers.append(keras.layers.Dense(n_classes, activation="softmax", name="output"))
-    return keras.Sequential(layers, name=f"mlp_{depth}x{width}_{activation}")

@@ -1,215 +1,68 @@
-"""The course's numpy MLP, one network for every chapter, and the trainer beside it.
+"""Chapters 01-03's experiments, run on the course's one numpy engine (:mod:`utils.nets`).
 
-A stack of dense layers with a hand-written backward pass: fast enough for a widget to redraw on every slider
-move (chapter 01's explorer, chapter 02's statistics), and to train a deep MLP with any of chapter 03's
-activations (PReLU's slopes and RReLU's random slopes included) with Adam in well under a second, where a Keras
-model needs about 1.5 s just to trace its training step. Taught in chapters 01 and 03; its gradients are checked
-against TensorFlow's in ``tests/test_mlp.py``.
+Chapter 01's explorer (:func:`compute_gradient_flow`), chapter 02's deep stacks (:func:`measure_stack`,
+:func:`compare_stacks`, :func:`compute_init_stats`, :func:`leaky_stack_std`) and chapter 03's trainer
+(:func:`train_numpy_net`, :func:`compare_activations`, :func:`dead_fractions`) build :class:`utils.nets.MLP`
+networks and run them with :func:`utils.nets.forward`, :func:`utils.nets.backward` and :func:`utils.nets.fit`.
+The explorers slice their weights from one cached draw (:func:`unit_draws`): a slider move rescales the same
+random numbers and costs a forward and backward pass only.
 """
 
 from __future__ import annotations
 
 import functools
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from utils import activations
+from utils import activations, nets
 from utils.blas import single_blas_thread
 from utils.diagnostics import LayerStats, summarize
+from utils.init import INITS, MAX_DEPTH, MAX_WIDTH, Init, Verdict, get_init, stack_widths
 
-FAN_MODES = ("fan_in", "fan_out", "fan_avg")
-
-
-# The initialization each activation is trained with in chapter 03 (the softmax output layer always gets Glorot).
-RECOMMENDED_INIT = {
-    "sigmoid": "glorot",
-    "tanh": "glorot",
-    "relu": "he",
-    "leaky_relu": "he",
-    "rrelu": "he",
-    "prelu": "he",
-    "elu": "he",
-    "selu": "lecun",
-    "gelu": "he",
-    "silu": "he",
-}
-PRELU_INITIAL_SLOPE = 0.25  # He et al. (2015); Keras' PReLU starts at 0, a plain ReLU
+MAX_EXPLORER_DEPTH, MAX_EXPLORER_WIDTH = 50, 144  # chapter 01's sliders: the slowest corner stays under 50 ms
 
 
-@dataclass
-class MLP:
-    """Weights and biases of a stack of dense layers; hidden layers share one activation, the output is softmax.
+# ------------------------------------------------------------------------------------------------------------
+# The explorers' random numbers, drawn once
+# ------------------------------------------------------------------------------------------------------------
 
-    ``slopes`` holds PReLU's learned per-unit slopes (one array per hidden layer), and is empty otherwise.
+
+@functools.lru_cache(maxsize=4)
+def unit_draws(seed: int = 0, n: int = 64, n_inputs: int = 64):
+    """Return N(0, 1) inputs (n, n_inputs), labels, and a (MAX_DEPTH + 1, 256, 256) stack of N(0, 1) weights.
+
+    Drawn once per seed (13 MB, ~40 ms, most of a slider move's budget): every explorer and every rule rescales
+    the same numbers, so two initializations are compared on the same draw. A fixed size, not the sliders'
+    limits: moving a limit must not change the networks drawn below it.
     """
-
-    weights: list[np.ndarray]
-    biases: list[np.ndarray]
-    activation: str
-    slopes: list[np.ndarray] = field(default_factory=list)
-
-    @property
-    def depth(self) -> int:
-        """Return the number of hidden layers."""
-        return len(self.weights) - 1
-
-    def parameters(self) -> list[np.ndarray]:
-        """Return the trainable arrays in the order of :func:`net_gradients`: weights, biases, slopes."""
-        return [*self.weights, *self.biases, *self.slopes]
-
-
-def fan(shape: tuple[int, int], mode: str = "fan_in") -> float:
-    """Return fan_in, fan_out or their average for a dense kernel of ``shape`` (inputs, outputs)."""
-    fan_in, fan_out = shape
-    if mode not in FAN_MODES:
-        raise ValueError(f"mode must be one of {FAN_MODES}, got {mode!r}")
-    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
-
-
-def init_mlp(
-    sizes: list[int],
-    activation: str = "tanh",
-    *,
-    gain: float = 1.0,
-    mode: str = "fan_in",
-    distribution: str = "normal",
-    seed: int = 0,
-) -> MLP:
-    """Return an MLP whose weights have std = gain / sqrt(fan), biases zero.
-
-    Parameters
-    ----------
-    sizes : layer widths, input first, output last (e.g. ``[64, 100, 100, 10]``: two hidden layers).
-    activation : the hidden layers' activation (a name from ``utils.activations.ACTIVATIONS``).
-    gain : multiplies the std; 1 with fan_in is LeCun, sqrt(2) with fan_in is He, 1 with fan_avg is Glorot.
-    mode : ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
-    distribution : ``"normal"``, or ``"uniform"`` on [-r, r] with r = std * sqrt(3) (the same variance).
-    seed : the generator seed.
-    """
-    activations.get(activation)  # fail early, with the list of names
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes needs an input and an output width, all >= 1; got {sizes}")
     rng = np.random.default_rng(seed)
-    weights = []
-    for shape in zip(sizes[:-1], sizes[1:], strict=True):
-        std = gain / np.sqrt(fan(shape, mode))
-        if distribution == "normal":
-            w = std * rng.standard_normal(shape, dtype=np.float32)
-        elif distribution == "uniform":
-            limit = std * np.sqrt(3.0)
-            w = limit * (2 * rng.random(shape, dtype=np.float32) - 1)
-        else:
-            raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
-        weights.append(w.astype(np.float32))
-    biases = [np.zeros(n, np.float32) for n in sizes[1:]]
-    return MLP(weights, biases, activation)
+    X = rng.standard_normal((n, n_inputs), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    side = max(MAX_WIDTH, n_inputs)
+    unit = rng.standard_normal((MAX_DEPTH + 1, side, side), dtype=np.float32)
+    unit.flags.writeable = False  # shared between calls: nobody may change it
+    return X, y, unit
 
 
-def _hidden(net: MLP, i: int, z: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Return hidden layer i's output and local derivative; RReLU draws slopes when ``rng`` is given (training)."""
-    name = net.activation
-    if name in ("prelu", "rrelu"):
-        if name == "prelu":
-            slope = net.slopes[i]
-        elif rng is None:
-            slope = (activations.RRELU_LOWER + activations.RRELU_UPPER) / 2
-        else:
-            slope = rng.uniform(activations.RRELU_LOWER, activations.RRELU_UPPER, z.shape).astype(z.dtype)
-        return np.where(z >= 0, z, slope * z), np.where(z >= 0, 1, slope).astype(z.dtype)
-    f, df = activations.get(name)
-    return f(z), df(z)
+def layer_stats(net: nets.MLP, X: np.ndarray, y: np.ndarray) -> LayerStats:
+    """Return the per-layer forward and backward statistics of ``net`` on one batch (hidden layers, then output)."""
+    trace = nets.forward(net, X)
+    _, d_out = nets.softmax_cross_entropy(trace.output, y)
+    grads = nets.backward(net, trace, d_out, stop=0)
+    names = [f"dense_{i + 1}" for i in range(net.depth)] + ["output"]
+    return summarize(names, net.activations, trace.inputs[1:], grads.outputs, net.weights, grads.weights)
 
 
-def net_forward(net: MLP, X: np.ndarray, *, rng=None):
-    """Return ``(zs, hs, local)``: pre-activations, layer inputs (then the logits), activation derivatives.
-
-    ``rng`` switches RReLU to training mode (fresh random slopes); without it every layer runs in inference mode.
-    """
-    X = np.asarray(X)
-    if not np.issubdtype(X.dtype, np.floating):
-        X = X.astype(net.weights[0].dtype)
-    zs, hs, local = [], [X], []
-    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
-        z = hs[-1] @ W + b
-        zs.append(z)
-        if i == net.depth:
-            hs.append(z)
-        else:
-            h, d = _hidden(net, i, z, rng)
-            hs.append(h.astype(z.dtype))
-            local.append(d)
-    return zs, hs, local
+def _stack(weights: list[np.ndarray], activation: str) -> nets.MLP:
+    """Return a network of these kernels, zero biases, ``activation`` in the hidden layers and logits out."""
+    biases = [np.zeros(w.shape[1], w.dtype) for w in weights]
+    return nets.MLP(weights, biases, [activation] * (len(weights) - 1) + ["linear"])
 
 
-def forward(mlp: MLP, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Return ``(zs, hs)``: pre-activations of every layer, and the inputs to every layer plus the logits last."""
-    zs, hs, _ = net_forward(mlp, X)
-    return zs, hs
-
-
-def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Return the mean cross-entropy of integer labels ``y`` and its gradient with respect to the logits."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    n = len(y)
-    loss = -log_p[np.arange(n), y].mean()
-    grad = np.exp(log_p)
-    grad[np.arange(n), y] -= 1
-    return float(loss), (grad / n).astype(logits.dtype)
-
-
-def backward(mlp: MLP, X: np.ndarray, y: np.ndarray):
-    """Return ``(loss, dWs, dbs, dhs)``: the loss, its gradients for each W and b, and for each layer's output.
-
-    ``dhs[i]`` is the gradient with respect to the output of layer i (the logits for the last layer).
-    """
-    grads = _backward(mlp, X, y)
-    return grads.loss, grads.dWs, grads.dbs, grads.dhs
-
-
-@dataclass
-class _Gradients:
-    loss: float
-    dWs: list[np.ndarray]
-    dbs: list[np.ndarray]
-    dhs: list[np.ndarray]  # with respect to each layer's output (the logits last)
-    dslopes: list[np.ndarray]  # PReLU only
-    hs: list[np.ndarray]  # the forward pass's layer inputs, then the logits
-
-
-def _backward(net: MLP, X: np.ndarray, y: np.ndarray, *, rng=None) -> _Gradients:
-    zs, hs, local = net_forward(net, X, rng=rng)
-    loss, dz = softmax_cross_entropy(zs[-1], y)
-    n_layers = len(zs)
-    dWs, dbs, dhs = [None] * n_layers, [None] * n_layers, [None] * n_layers
-    dslopes = [None] * net.depth if net.slopes else []
-    dhs[-1] = dz
-    for i in reversed(range(n_layers)):
-        if i < net.depth:
-            dz = dhs[i] * local[i]
-            if net.slopes:
-                dslopes[i] = np.sum(dhs[i] * np.minimum(zs[i], 0), axis=0)  # d(slope * z) / d slope = z, for z < 0
-        dWs[i] = hs[i].T @ dz
-        dbs[i] = dz.sum(axis=0)
-        if i > 0:
-            dhs[i - 1] = dz @ net.weights[i].T
-    return _Gradients(loss, dWs, dbs, dhs, dslopes, hs)
-
-
-def net_gradients(net: MLP, X: np.ndarray, y: np.ndarray, *, rng=None):
-    """Return ``(loss, grads)``, grads ordered as :meth:`MLP.parameters` (weights, biases, slopes)."""
-    grads = _backward(net, X, y, rng=rng)
-    return grads.loss, [*grads.dWs, *grads.dbs, *grads.dslopes]
-
-
-def layer_stats(mlp: MLP, X: np.ndarray, y: np.ndarray) -> LayerStats:
-    """Return the per-layer forward and backward statistics of ``mlp`` on one batch (hidden layers, then output)."""
-    grads = _backward(mlp, X, y)
-    names = [f"dense_{i + 1}" for i in range(mlp.depth)] + ["output"]
-    acts = [mlp.activation] * mlp.depth + ["linear"]
-    return summarize(names, acts, grads.hs[1:], grads.dhs, mlp.weights, grads.dWs)
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 01: the gradient-flow explorer
+# ------------------------------------------------------------------------------------------------------------
 
 
 def compute_gradient_flow(
@@ -237,83 +90,154 @@ def compute_gradient_flow(
     if depth < 1 or width < 1 or not scale > 0:
         raise ValueError(f"need depth >= 1, width >= 1 and scale > 0; got {depth}, {width}, {scale}")
     activations.get(activation)
-    X, y, unit = _unit_draws(n, n_inputs, seed)
+    X, y, unit = unit_draws(seed, n, n_inputs)
     sizes = [n_inputs] + [width] * depth + [10]
     if depth + 1 > len(unit) or width > unit.shape[2]:
         raise ValueError(f"depth <= {len(unit) - 1} and width <= {unit.shape[2]} here; got {depth}, {width}")
+    # scale x LeCun's std, written as scale / sqrt(fan_in): the slider is the multiplier itself
     weights = [scale / np.sqrt(a) * unit[i, :a, :b] for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
-    biases = [np.zeros(b, np.float32) for b in sizes[1:]]
     with single_blas_thread():
-        return layer_stats(MLP(weights, biases, activation), X, y)
+        return layer_stats(_stack(weights, activation), X, y)
 
 
-MAX_EXPLORER_DEPTH, MAX_EXPLORER_WIDTH = 50, 144  # the slowest corner stays under 50 ms
-_DRAW_SIDE = 256
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 02: deep stacks for any activation x initialization
+# ------------------------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
-def _unit_draws(n: int, n_inputs: int, seed: int):
-    """Return inputs, labels and a stack of N(0, 1) matrices to slice weights from (drawn once per seed).
+def build_stack(
+    activation: str,
+    init: str | Init,
+    widths: list[int],
+    *,
+    multiplier: float = 1.0,
+    n_inputs: int = 64,
+    n_classes: int = 10,
+    seed: int = 0,
+    dtype=np.float32,
+) -> nets.MLP:
+    """Return a network: hidden ``widths`` initialized by ``init`` (std x ``multiplier``), a Glorot output.
 
-    Drawing 4 million normals costs ~40 ms, most of a slider move's budget: the explorer draws them once
-    and only rescales, so moving a slider changes the network, never the random numbers behind it.
+    Parameters
+    ----------
+    activation : the hidden layers' activation (a name from ``utils.activations``).
+    init : a key of ``utils.init.INITS`` or an :class:`utils.init.Init`.
+    widths : hidden widths, at most MAX_DEPTH layers of at most MAX_WIDTH units.
+    multiplier : multiplies every hidden layer's std (1: the rule itself).
+    n_inputs, n_classes : input features and output units; seed : which draw of the random weights.
+    dtype : float32 (fast) or float64 (room for signals that grow by 1e70, as the explorer's extremes do).
     """
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, n_inputs), dtype=np.float32)
-    y = rng.integers(0, 10, n)
-    # A fixed size, not the sliders' limits: moving a limit must not change the networks drawn below it.
-    side = max(_DRAW_SIDE, n_inputs)
-    unit = rng.standard_normal((MAX_EXPLORER_DEPTH + 1, side, side), dtype=np.float32)
-    unit.flags.writeable = False  # shared between calls: nobody may change it
-    return X, y, unit
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Training: a deep MLP with any of chapter 03's activations, trained with Adam
-# ---------------------------------------------------------------------------------------------------------
-
-
-def init_numpy_net(
-    sizes: list[int], activation: str, *, init: str | None = None, bias: float = 0.0, seed: int = 0
-) -> MLP:
-    """Return an MLP with normal weights (``init``: glorot, he or lecun; default: the recommended one).
-
-    The hidden layers' biases start at ``bias`` (0 normally; a negative value silences ReLU units on purpose).
-    """
-    if activation not in RECOMMENDED_INIT:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(RECOMMENDED_INIT)}")
-    init = init or RECOMMENDED_INIT[activation]
-    rng = np.random.default_rng(seed)
+    rule = get_init(init)
+    activations.get(activation)
+    sizes = [n_inputs, *widths, n_classes]
+    if not 1 <= len(widths) <= MAX_DEPTH or max(sizes) > MAX_WIDTH or min(sizes) < 1 or not multiplier > 0:
+        raise ValueError(
+            f"need 1..{MAX_DEPTH} layers of 1..{MAX_WIDTH} units and multiplier > 0; got {sizes}, {multiplier}"
+        )
+    unit = unit_draws(seed)[2]
     weights = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        kind = "glorot" if i == len(sizes) - 2 else init  # the softmax layer gets Glorot, as in Keras
-        weights.append((activations.init_std(kind, a, b) * rng.standard_normal((a, b))).astype(np.float32))
-    biases = [np.full(b, bias if i < len(sizes) - 2 else 0.0, np.float32) for i, b in enumerate(sizes[1:])]
-    slopes = [np.full(b, PRELU_INITIAL_SLOPE, np.float32) for b in sizes[1:-1]] if activation == "prelu" else []
-    return MLP(weights, biases, activation, slopes)
+    for i, shape in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        std = INITS["glorot"].std(shape) if i == len(widths) else rule.std(shape) * multiplier
+        weights.append((std * unit[i, : shape[0], : shape[1]]).astype(dtype, copy=False))
+    return _stack(weights, activation)
 
 
-def predict(net: MLP, X: np.ndarray) -> np.ndarray:
-    """Return predicted classes (inference mode: RReLU uses its mean slope)."""
-    return np.argmax(net_forward(net, X)[0][-1], axis=1)
+def measure_stack(
+    activation: str,
+    init: str | Init,
+    *,
+    depth: int = MAX_DEPTH,
+    width: int = MAX_WIDTH,
+    pattern: str = "constant",
+    multiplier: float = 1.0,
+    X: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    seed: int = 0,
+    dtype=np.float32,
+) -> LayerStats:
+    """Return the per-layer statistics of a freshly initialized deep stack on one batch.
+
+    Parameters
+    ----------
+    activation, init : the hidden activation and the initialization rule (see :func:`build_stack`).
+    depth, width, pattern : the hidden layers (see :func:`utils.init.stack_widths`).
+    multiplier : multiplies the rule's std.
+    X, y : a batch of inputs and integer labels; default: 64 standardized Gaussian inputs of 64 features.
+    seed : which draw of random weights (and default inputs); dtype : of the weights and the computation.
+    """
+    X0, y0, _ = unit_draws(seed)
+    X, y = (X0, y0) if X is None else (np.asarray(X), np.asarray(y))
+    widths = stack_widths(depth, width, pattern)
+    net = build_stack(activation, init, widths, multiplier=multiplier, n_inputs=X.shape[1], seed=seed, dtype=dtype)
+    with single_blas_thread():  # small products: threads cost more than they bring (76 s vs 1.8 s under load)
+        return layer_stats(net, X.astype(dtype, copy=False), y)
 
 
-class Adam:
-    """Adam, as ``keras.optimizers.Adam`` computes it (epsilon 1e-7 added to sqrt(v))."""
+def leaky_stack_std(alpha: float, scale: float, *, depth: int = MAX_DEPTH, width: int = MAX_WIDTH, seed: int = 0):
+    """Return the activation std per layer of a leaky-ReLU stack (slope ``alpha``), Var(W) = scale / fan_in.
 
-    def __init__(self, params: list[np.ndarray], learning_rate: float = 1e-3, beta_1=0.9, beta_2=0.999, eps=1e-7):
-        self.lr, self.b1, self.b2, self.eps, self.t = learning_rate, beta_1, beta_2, eps, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
+    Forward only, for any slope (``utils.activations.leaky_relu`` takes it as an argument; the engine's
+    ``"leaky_relu"`` has the course's fixed slope).
+    """
+    X, _, unit = unit_draws(seed)
+    if not 1 <= depth <= MAX_DEPTH or not 1 <= width <= MAX_WIDTH:
+        raise ValueError(f"need 1 <= depth <= {MAX_DEPTH} and 1 <= width <= {MAX_WIDTH}; got {depth}, {width}")
+    rule, h, stds = Init("leaky", scale, "fan_in"), X, []
+    for i in range(depth):
+        z = h @ (rule.std((h.shape[1], width)) * unit[i, : h.shape[1], :width])
+        h = activations.leaky_relu(z, alpha)
+        stds.append(float(h.std()))
+    return np.array(stds)
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Update ``params`` in place."""
-        self.t += 1
-        alpha = self.lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
-        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
-            m += (g - m) * (1 - self.b1)
-            v += (g * g - v) * (1 - self.b2)
-            p -= (alpha * m / (np.sqrt(v) + self.eps)).astype(p.dtype)
+
+def compare_stacks(combos, *, seeds=(0, 1, 2), **kwargs) -> list[Verdict]:
+    """Return a :class:`utils.init.Verdict` per ``(activation, init)`` in ``combos``, over ``seeds``.
+
+    Other keyword arguments go to :func:`measure_stack` (depth, width, pattern, multiplier, X, y).
+    """
+    verdicts = []
+    for activation, init in combos:
+        stats = [measure_stack(activation, init, seed=s, **kwargs) for s in seeds]
+        verdicts.append(
+            Verdict(
+                activation,
+                init if isinstance(init, str) else init.label,
+                np.array([s.vanishing_ratio() for s in stats]),
+                np.array([s.act_std[-2] / s.act_std[0] for s in stats]),
+            )
+        )
+    return verdicts
+
+
+def compute_init_stats(
+    activation: str = "tanh",
+    init: str = "glorot",
+    depth: int = 30,
+    multiplier: float = 1.0,
+    pattern: str = "constant",
+    *,
+    width: int = 128,
+    seed: int = 0,
+) -> LayerStats:
+    """Return per-layer statistics for the chapter 02 explorer (pure and fast: ~10-30 ms).
+
+    ``pattern="bottleneck"`` alternates ``width`` and ``width // 4`` units, where fan_in and fan_out differ
+    and the choice of fan starts to matter. Computed in float32, and again in float64 when a signal leaves
+    float32's range (ReLU at 4 x Glorot x 10 grows by ~1e70 over 50 layers), so that every setting stays finite.
+    """
+    kwargs = dict(depth=depth, width=width, pattern=pattern, multiplier=multiplier, seed=seed)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"), single_blas_thread():
+        stats = measure_stack(activation, init, **kwargs)
+        if not (np.all(np.isfinite(stats.grad_norm)) and all(np.all(np.isfinite(s)) for s in stats.samples)):
+            stats = measure_stack(activation, init, dtype=np.float64, **kwargs)
+    big = float(np.finfo(np.float32).max)  # the histogram samples are float32
+    stats.samples = [np.nan_to_num(s, nan=0.0, posinf=big, neginf=-big) for s in stats.samples]
+    return stats
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 03: a deep MLP with any activation, trained with Adam (nets.fit), over activations and seeds
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -322,7 +246,7 @@ class NumpyRun:
 
     activation: str
     seed: int
-    net: MLP
+    net: nets.MLP
     val_accuracy: np.ndarray
     loss: np.ndarray
     seconds: float
@@ -338,55 +262,57 @@ def train_numpy_net(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     init: str | None = None,
+    distribution: str = "normal",
     bias: float = 0.0,
+    optimizer: str = "adam",
     seed: int = 0,
     on_epoch_end=None,
 ) -> NumpyRun:
-    """Train a numpy MLP on ``splits`` (a :class:`utils.data.Splits`) with Adam; return a :class:`NumpyRun`.
+    """Train a float32 network on ``splits`` (a :class:`utils.data.Splits`); return a :class:`NumpyRun`.
 
-    The seed fixes the weights, the batch order and RReLU's slopes. ``seconds`` is the training time (no
-    evaluation). ``init`` and ``bias`` go to :func:`init_numpy_net`; ``on_epoch_end(net)``, if given, is
-    called before the first epoch and after each one (e.g. to record :func:`silent_fractions`).
+    The weights are drawn from ``default_rng(seed)``; one generator ``default_rng(seed + 1000)`` shuffles every
+    epoch and draws RReLU's slopes. ``seconds`` is the training time (no evaluation). ``init`` (default: the
+    recommended one, see :func:`utils.nets.recommended_init`), ``distribution`` and ``bias`` go to
+    :func:`utils.nets.init_net`; ``optimizer`` (``"adam"`` or ``"sgd"``, Keras' rules) to :func:`utils.nets.fit`.
+    ``on_epoch_end(net)``, if given, is called before the first epoch and after each one.
     """
     sizes = [splits.n_features] + [width] * depth + [splits.n_classes]
-    net = init_numpy_net(sizes, activation, init=init, bias=bias, seed=seed)
-    params = net.parameters()
-    optimizer = Adam(params, learning_rate)
-    rng = np.random.default_rng(seed + 1000)
-    n = len(splits.y_train)
-    val_acc, losses, seconds = [], [], 0.0
-    with single_blas_thread():
+    net = nets.init_net(
+        sizes, activation, init=init or "recommended", distribution=distribution, bias=bias, seed=seed,
+        dtype=np.float32,
+    )  # fmt: skip
+    val_acc = []
+
+    def after_epoch(net, epoch):
+        val_acc.append(nets.accuracy(net, splits.X_valid, splits.y_valid))
         if on_epoch_end is not None:
             on_epoch_end(net)
-        for _ in range(epochs):
-            start, epoch_loss = time.perf_counter(), []
-            order = rng.permutation(n)
-            for first in range(0, n, batch_size):
-                batch = order[first : first + batch_size]
-                loss, grads = net_gradients(net, splits.X_train[batch], splits.y_train[batch], rng=rng)
-                optimizer.step(params, grads)
-                epoch_loss.append(loss)
-            seconds += time.perf_counter() - start
-            losses.append(np.mean(epoch_loss))
-            val_acc.append(np.mean(predict(net, splits.X_valid) == splits.y_valid))
-            if on_epoch_end is not None:
-                on_epoch_end(net)
-    return NumpyRun(activation, seed, net, np.array(val_acc), np.array(losses), seconds)
+
+    if on_epoch_end is not None:
+        with single_blas_thread():
+            on_epoch_end(net)
+    history = nets.fit(
+        net, splits.X_train, splits.y_train, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+        learning_rate=learning_rate, rng=np.random.default_rng(seed + 1000), on_epoch_end=after_epoch,
+    )  # fmt: skip
+    return NumpyRun(activation, seed, net, np.array(val_acc), history.loss, history.seconds)
 
 
-def dead_fractions(net: MLP, X: np.ndarray) -> np.ndarray:
+def dead_fractions(net: nets.MLP, X: np.ndarray) -> np.ndarray:
     """Return, per hidden layer, the fraction of units that output 0 for every row of ``X`` (inference)."""
-    _, hs, _ = net_forward(net, X)
-    return np.array([np.mean(np.all(h == 0, axis=0)) for h in hs[1:-1]])
+    with single_blas_thread():
+        hidden = nets.forward(net, X).hidden
+    return np.array([np.mean(np.all(h == 0, axis=0)) for h in hidden])
 
 
-def silent_fractions(net: MLP, X: np.ndarray) -> np.ndarray:
+def silent_fractions(net: nets.MLP, X: np.ndarray) -> np.ndarray:
     """Return, per hidden layer, the fraction of units whose pre-activation is <= 0 for every row of ``X``.
 
     For ReLU these units are dead (output 0, gradient 0); a leaky unit in that state still passes a gradient.
     """
-    zs, _, _ = net_forward(net, X)
-    return np.array([np.mean(np.all(z <= 0, axis=0)) for z in zs[:-1]])
+    with single_blas_thread():
+        pre = nets.forward(net, X).pre[:-1]
+    return np.array([np.mean(np.all(z <= 0, axis=0)) for z in pre])
 
 
 @dataclass
@@ -414,16 +340,25 @@ class Comparison:
             rows.append(f"{name:<12}{acc.mean():>9.3f} ± {acc.std():.3f}{acc.min():>8.3f}..{acc.max():.3f}")
         return "\n".join(rows)
 
-    def time_table(self) -> str:
-        """Return each activation's training time relative to ReLU's (rounded: timings vary between runs)."""
-        reference = self.seconds("relu").mean() if "relu" in self.names else 1.0
-        rows = [f"{'activation':<12}{'seconds':>9}{'× relu':>8}"]
-        for name in self.names:
-            s = self.seconds(name).mean()
-            rows.append(f"{name:<12}{s:>9.2f}{s / reference:>8.1f}")
-        return "\n".join(rows)
-
 
 def compare_activations(splits, names, seeds=(0, 1, 2), **train_kwargs) -> Comparison:
-    """Train a numpy MLP per activation and seed (:func:`train_numpy_net`); return a :class:`Comparison`."""
+    """Train a network per activation and seed (:func:`train_numpy_net`); return a :class:`Comparison`."""
     return Comparison([train_numpy_net(splits, name, seed=seed, **train_kwargs) for name in names for seed in seeds])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Chapter 01's exercise check (utils.checks.ch01): its printed numbers come from these float32 draws
+# ------------------------------------------------------------------------------------------------------------
+
+
+def init_mlp(sizes, activation: str = "tanh", *, gain: float = 1.0, seed: int = 0) -> nets.MLP:
+    """Return a network of float32 N(0, (gain / sqrt(fan_in))^2) weights, zero biases, logits out.
+
+    Drawn in float32 (``rng.standard_normal(dtype=float32)``), unlike :func:`utils.nets.init_net`'s float64 draws.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
+    weights = [
+        (gain / np.sqrt(a) * rng.standard_normal((a, b), dtype=np.float32)).astype(np.float32) for a, b in shapes
+    ]
+    return _stack(weights, activation)
