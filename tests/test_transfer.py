@@ -1,35 +1,29 @@
-"""utils.transfer (chapter 06): the tasks, the Keras reuse/freeze/cache helpers, the numpy twin against Keras,
-the seed sweeps and the explorer's compute/plot/widget."""
+"""utils.transfer (chapter 06): the tasks, the Keras reuse/freeze/cache helpers, the numpy twin (on utils.nets,
+whose gradients, optimizers and caching tests/test_nets.py checks) against Keras, the seed sweeps and the explorer."""
 
 from __future__ import annotations
 
 import time
 
-import matplotlib
 import numpy as np
 import pytest
 
+from utils import nets
 from utils import transfer as T
 from utils.data import load_digits_splits
-
-matplotlib.use("Agg")
-
-
-@pytest.fixture(scope="module")
-def keras_ready():
-    from utils.course import setup
-
-    setup()
-    import keras
-
-    return keras
+from utils.models import build_mlp, compile_model, copy_model
 
 
 @pytest.fixture(scope="module")
-def model_a(keras_ready):
+def model_a(keras):
     from utils import zoo
 
     return zoo.load("digits_0to4_mlp")
+
+
+def _compile(model):
+    """Compile with the chapter's optimizer: SGD(LEARNING_RATE, momentum=MOMENTUM)."""
+    return compile_model(model, learning_rate=T.LEARNING_RATE, momentum=T.MOMENTUM, metrics=["accuracy"])
 
 
 def test_tasks_split_the_classes_and_few_labels_are_balanced():
@@ -42,28 +36,22 @@ def test_tasks_split_the_classes_and_few_labels_are_balanced():
     assert not np.array_equal(y, T.few_labels(task_b, 7, seed=4)[1])
 
 
-def test_copy_model_owns_its_weights(model_a):
-    copy = T.copy_model(model_a)
-    assert all(np.array_equal(a, b) for a, b in zip(model_a.get_weights(), copy.get_weights(), strict=True))
-    assert not {id(v) for v in copy.weights} & {id(v) for v in model_a.weights}
-
-
-def test_reuse_layers_copies_drops_and_replaces(model_a, keras_ready):
+def test_reuse_layers_copies_drops_and_replaces(model_a):
     model_b = T.reuse_layers(model_a, 2, n_new=1)
     assert [layer.name for layer in model_b.layers] == ["dense_1", "dense_2", "new_dense_1", "new_output"]
     assert np.array_equal(model_b.layers[0].kernel.numpy(), model_a.layers[0].kernel.numpy())
     assert not any(layer is other for layer in model_b.layers for other in model_a.layers)
     assert model_b.output_shape == (None, 5)
-    bn = T.reuse_layers(T.build_task_model(batch_norm=True), 1)
+    bn = T.reuse_layers(build_mlp(T.DEPTH, T.WIDTH, n_classes=T.N_CLASSES, batch_norm=True), 1)
     assert [type(layer).__name__ for layer in bn.layers] == ["Dense", "BatchNormalization", "Activation", "Dense"]
 
 
 def test_fit_steps_equals_fit_without_shuffling(model_a):
     X, y = T.few_labels(T.tasks()[1], 10, seed=0)
     one = T.reuse_layers(model_a)
-    two = T.copy_model(one)
-    T.compile_sgd(one)
-    T.compile_sgd(two)
+    two = copy_model(one)
+    _compile(one)
+    _compile(two)
     one.fit(X, y, epochs=3, batch_size=32, shuffle=False, verbose=0)
     T.fit_steps(two, X, y, epochs=3)
     assert all(np.array_equal(a, b) for a, b in zip(one.get_weights(), two.get_weights(), strict=True))
@@ -73,7 +61,7 @@ def test_freeze_then_compile_keeps_the_frozen_layers(model_a):
     X, y = T.few_labels(T.tasks()[1], 10, seed=0)
     model_b = T.reuse_layers(model_a)
     assert T.freeze(model_b, 3) == ["dense_1", "dense_2", "dense_3"]
-    T.compile_sgd(model_b)
+    _compile(model_b)
     before = [w.copy() for w in model_b.get_weights()]
     T.fit_steps(model_b, X, y, epochs=2)
     after = model_b.get_weights()
@@ -94,59 +82,30 @@ def test_split_at_shares_layers_and_caching_is_exact(model_a):
 def test_numpy_twin_matches_keras_with_frozen_layers(model_a):
     X, y = T.few_labels(T.tasks()[1], 10, seed=1)
     model_b = T.reuse_layers(model_a)
-    twin = T.NumpyMLP.from_keras(model_b)
+    twin = T.from_keras(model_b)
+    assert all(np.array_equal(t, k) for t, k in zip(T.keras_weights(twin), model_b.get_weights(), strict=True))
     T.freeze(model_b, 2)
-    T.compile_sgd(model_b)
+    _compile(model_b)
     T.fit_steps(model_b, X, y, epochs=8)
     twin.n_frozen = 2
-    twin.fit(X, y, epochs=8)
-    gaps = [np.max(np.abs(t - k)) for t, k in zip(twin.keras_weights(), model_b.get_weights(), strict=True)]
+    nets.fit(twin, X, y, epochs=8, **T.SGD_RECIPE)
+    gaps = [np.max(np.abs(t - k)) for t, k in zip(T.keras_weights(twin), model_b.get_weights(), strict=True)]
     assert max(gaps) < 1e-4 and max(gaps[4:]) > 0  # close, and the trained layers did move apart from float32
-    assert np.array_equal(twin.keras_weights()[0], model_b.get_weights()[0])  # frozen: untouched in both
+    assert np.array_equal(T.keras_weights(twin)[0], model_b.get_weights()[0])  # frozen: untouched in both
+    assert np.array_equal(nets.classes(twin, X)[0], np.argmax(model_b(X), axis=1))  # logits: the same classes
 
 
-def test_twin_caching_changes_nothing_but_time():
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(40, 64)), rng.integers(0, 5, 40)
-    nets = []
-    for cache in (False, True):
-        net = T.NumpyMLP.random([64, 16, 16, 5], 3, np.random.default_rng(1))
-        net.n_frozen = 1
-        nets.append(net.fit(X, y, epochs=5, cache=cache))
-    for a, b in zip(nets[0].kernels + nets[0].biases, nets[1].kernels + nets[1].biases, strict=True):
-        assert np.allclose(a, b, rtol=0, atol=1e-12)
-
-
-def test_twin_counts_the_multiply_adds_caching_saves():
-    X, y = np.random.default_rng(0).normal(size=(40, 64)), np.arange(40) % 5
-    counts = {}
-    for cache in (False, True):
-        net = T.NumpyMLP.random([64, 16, 16, 5], 3, np.random.default_rng(1))
-        net.n_frozen = 2
-        counts[cache] = net.fit(X, y, epochs=5, batch_size=8, cache=cache).frozen_multiply_adds
-    per_pass = 3 * 40 * (64 * 16 + 16 * 16)  # 3 seeds, 40 images, the two frozen layers
-    assert counts == {True: per_pass, False: 5 * per_pass}
-
-
-def test_twin_gradient_matches_finite_differences():
-    rng = np.random.default_rng(2)
-    X, y = rng.normal(size=(1, 6, 4)), rng.integers(0, 3, (1, 6))
-    net = T.NumpyMLP.random([4, 5, 3], 1, rng)
-
-    def loss(n):
-        p = n.forward(X)[-1]
-        return -np.mean(np.log(np.take_along_axis(p, y[..., None], axis=-1)))
-
-    stepped = T.NumpyMLP([k.copy() for k in net.kernels], [b.copy() for b in net.biases])
-    stepped.fit(X, y, epochs=1, batch_size=6, learning_rate=1.0, momentum=0.0)  # one step: w - gradient
-    gradient = net.kernels[0] - stepped.kernels[0]
-    h, numeric = 1e-6, np.zeros_like(gradient)
-    for index in np.ndindex(gradient.shape):
-        plus, minus = (T.NumpyMLP([k.copy() for k in net.kernels], net.biases) for _ in range(2))
-        plus.kernels[0][index] += h
-        minus.kernels[0][index] -= h
-        numeric[index] = (loss(plus) - loss(minus)) / (2 * h)
-    assert np.allclose(gradient, numeric, atol=1e-7)
+def test_random_net_draws_keras_glorot_uniform_kernels_seed_by_seed():
+    net = T.random_net([64, 32, 5], 3, np.random.default_rng(0))
+    rng = np.random.default_rng(0)  # Glorot uniform, as Keras' Dense: limit sqrt(6 / (fan_in + fan_out))
+    for w, (fan_in, fan_out) in zip(net.weights, [(64, 32), (32, 5)], strict=True):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        np.testing.assert_array_equal(w, rng.uniform(-limit, limit, (3, fan_in, fan_out)))
+    assert net.activations == ["relu", "linear"] and all(not b.any() for b in net.biases)
+    weights = T.keras_weights(net, 2)
+    assert [w.shape for w in weights] == [(64, 32), (32,), (32, 5), (5,)] and weights[0].dtype == np.float32
+    again = T.keras_weights(T.from_keras(weights, n_seeds=2), 1)
+    assert all(np.array_equal(a, b) for a, b in zip(again, weights, strict=True))
 
 
 def test_transfer_b_validates_and_is_deterministic():
@@ -155,7 +114,7 @@ def test_transfer_b_validates_and_is_deterministic():
     pretrained = T.pretrain_a(seeds=(0, 1))
     first = T.transfer_b(pretrained, 2, 1, 5, seeds=(0, 1), steps=20)
     assert first.shape == (2,) and np.array_equal(first, T.transfer_b(pretrained, 2, 1, 5, seeds=(0, 1), steps=20))
-    assert np.all(pretrained.accuracy(T.tasks()[0].X_test, T.tasks()[0].y_test) > 0.9)
+    assert np.all(nets.accuracy(pretrained, T.tasks()[0].X_test, T.tasks()[0].y_test) > 0.9)
 
 
 @pytest.fixture(scope="module")
@@ -206,41 +165,6 @@ def test_plots_and_explorer(small_results):
 # ------------------------------------------------------------------------------------------------------------
 
 
-def test_twin_adam_matches_keras_adam(keras_ready):
-    keras = keras_ready
-    rng = np.random.default_rng(3)
-    X, y = rng.random((40, 64)).astype(np.float32), rng.integers(0, 10, 40)
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(64,)),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    twin = T.NumpyMLP.from_keras(model)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", jit_compile=False)
-    model.fit(X, y, epochs=5, batch_size=16, shuffle=False, verbose=0)
-    twin.fit(X.astype(np.float64), y, epochs=5, batch_size=16, learning_rate=1e-3, optimizer="adam")
-    gaps = [np.max(np.abs(t - k)) for t, k in zip(twin.keras_weights(), model.get_weights(), strict=True)]
-    assert max(gaps) < 1e-4
-
-
-def test_twin_adam_seeds_are_independent_and_state_resets_with_freezing():
-    rng = np.random.default_rng(4)
-    X, y = rng.random((2, 30, 8)), rng.integers(0, 3, (2, 30))
-    both = T.NumpyMLP.random([8, 6, 3], 2, np.random.default_rng(5))
-    alone = T.NumpyMLP([k[1:].copy() for k in both.kernels], [b[1:].copy() for b in both.biases])
-    both.fit(X, y, epochs=3, learning_rate=1e-2, optimizer="adam")
-    alone.fit(X[1:], y[1:], epochs=3, learning_rate=1e-2, optimizer="adam")
-    assert all(np.allclose(a[1], b[0], atol=1e-12) for a, b in zip(both.kernels, alone.kernels, strict=True))
-    before = both.kernels[0].copy()
-    both.n_frozen = 1
-    both.fit(X, y, epochs=2, learning_rate=1e-2, optimizer="adam")
-    assert np.array_equal(before, both.kernels[0]) and both.adam[0] == (1, 1e-2)
-    with pytest.raises(ValueError, match="optimizer"):
-        both.fit(X, y, epochs=1, optimizer="rmsprop")
-
-
 def test_few_real_labels_are_balanced_disjoint_and_leave_the_test_half_alone():
     data = T.few_real_labels(2, (0, 1))
     assert data.X.shape == (2, 20, 64) and data.X_valid.shape == (2, 10 * T.VALID_PER_CLASS, 64)
@@ -258,9 +182,18 @@ def test_reuse_accuracy_validates_and_scratch_is_deterministic():
     a = T.reuse_accuracy(None, "scratch", 2, (0, 1), epochs=20)
     assert a.shape == (2,) and np.array_equal(a, T.reuse_accuracy(None, "scratch", 2, (0, 1), epochs=20))
     body = T.random_bodies(2)
-    frozen_start = body.kernels[0].copy()
+    frozen_start = body.weights[0].copy()
     T.reuse_accuracy(body, "head", 2, (0, 1), epochs=10)
-    assert np.array_equal(frozen_start, body.kernels[0])  # the source network is copied, never trained in place
+    assert np.array_equal(frozen_start, body.weights[0])  # the source network is copied, never trained in place
+
+
+def test_early_stopping_keeps_each_seeds_best_network():
+    start, later = (T.random_net([4, 3, 2], 3, np.random.default_rng(s)) for s in (0, 1))
+    kept = T._keep(start.copy(), later, np.array([True, False, True]))
+    pairs = zip(kept.weights + kept.biases, start.weights + start.biases, later.weights + later.biases, strict=True)
+    for k, s, n in pairs:
+        assert np.array_equal(k[[0, 2]], n[[0, 2]]) and np.array_equal(k[1], s[1])
+    assert kept.weights[0] is not later.weights[0]  # a copy: training on goes on without touching it
 
 
 def test_participation_ratio_counts_directions():

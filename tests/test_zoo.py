@@ -9,35 +9,18 @@ of the manifest's (on the machine that made the zoo, the rebuild is byte for byt
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import shutil
 import tomllib
 
 import numpy as np
 import pytest
 
-from tests.notebooks import ROOT
+from tests.support.notebooks import ROOT
+from tools import make_zoo
 from utils import zoo
 
 ACCURACY_TOLERANCE = 0.03  # about 4 of task A's 132 test images
 ENTRIES = list(zoo.manifest().values())
-
-
-def _load_make_zoo():
-    spec = importlib.util.spec_from_file_location("make_zoo", ROOT / "tools" / "make_zoo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def keras():
-    from utils.course import setup
-
-    setup()
-    import keras
-
-    return keras
 
 
 def test_the_manifest_lists_every_file_and_nothing_else():
@@ -55,7 +38,6 @@ def test_every_checksum_and_size_matches(item):
 
 @pytest.mark.parametrize("item", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_every_model_loads_in_safe_mode_and_scores_its_manifest_accuracy(item, keras):
-    make_zoo = _load_make_zoo()
     model = zoo.load(item.name)
     assert make_zoo.architecture(model) == item.architecture
     assert getattr(model, "optimizer", None) is None  # shipped without optimizer state: smaller, nothing to resume
@@ -64,7 +46,6 @@ def test_every_model_loads_in_safe_mode_and_scores_its_manifest_accuracy(item, k
 
 
 def test_the_zoo_holds_chapter_06s_printed_sources():
-    make_zoo = _load_make_zoo()
     assert set(make_zoo.GLYPH_RECIPES) <= {e.name for e in ENTRIES}
     assert zoo.entry("glyph_digits_mlp").test_accuracy > 0.8  # printed digits in fonts it never saw
     assert zoo.entry("glyph_digits_permuted_mlp").test_accuracy > 0.8  # the negative control learns its task too
@@ -114,7 +95,6 @@ def test_the_zoo_ships_as_package_data():
 
 def test_rebuilding_a_model_gives_an_equivalent_one(tmp_path, keras):
     """`make zoo` for one model, into a temporary folder: same architecture, accuracy within the tolerance."""
-    make_zoo = _load_make_zoo()
     item = zoo.entry("digits_0to4_mlp")
     entries = make_zoo.build([item.name], tmp_path)
     rebuilt = entries[0]
@@ -129,7 +109,6 @@ def test_rebuilding_a_model_gives_an_equivalent_one(tmp_path, keras):
 
 
 def test_saving_is_reproducible(tmp_path, keras):
-    make_zoo = _load_make_zoo()
     model = zoo.load("digits_0to4_mlp")
     make_zoo.save_reproducibly(model, tmp_path / "one.keras")
     make_zoo.save_reproducibly(model, tmp_path / "two.keras")
@@ -140,7 +119,6 @@ def test_saving_is_reproducible(tmp_path, keras):
 
 def test_rebuilding_a_printed_source_gives_an_equivalent_one(tmp_path, keras):
     """The numpy-trained glyph model, rebuilt: same architecture, held-out-font accuracy within the tolerance."""
-    make_zoo = _load_make_zoo()
     item = zoo.entry("glyph_digits_mlp")
     rebuilt = make_zoo.build([item.name], tmp_path)[0]
     assert rebuilt["architecture"] == item.architecture and rebuilt["recipe"] == item.recipe

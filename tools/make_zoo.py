@@ -20,7 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+if not __package__:  # run as `python tools/make_zoo.py`: import `tools` from the course folder, as `-m` does
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.notebooks import ROOT  # noqa: E402
+
 ZOO_DIR = ROOT / "utils" / "zoo"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 FIXED_DATE_SAVED = "1980-01-01@00:00:00"
@@ -31,7 +35,8 @@ RECIPES = {
     "digits_0to4_mlp_bn": {"batch_norm": True, "seed": 0, "epochs": 20, "learning_rate": 0.05, "momentum": 0.9},
 }
 # name -> a network pretrained on rendered characters (utils.glyphs), chapter 06's printed -> handwritten source:
-# trained by the numpy twin (utils.transfer.pretrain_source: Adam 1e-3, batches of 64), saved as a Keras model.
+# trained by the numpy twin (utils.transfer.pretrain_source on utils.nets: Adam 1e-3, batches of 64), saved as a
+# Keras model.
 _GLYPH = {"permuted": False, "seed": 0, "render_seed": 0, "epochs": 10, "elastic": 3.0}  # utils.transfer.SOURCE_ELASTIC
 GLYPH_RECIPES = {
     "glyph_digits_mlp": {"source": "digits", **_GLYPH},
@@ -81,7 +86,7 @@ def train_glyph(name: str):
     """Return the Keras twin of a network pretrained on rendered characters, and its held-out-font accuracy."""
     from utils.course import setup
     from utils.models import build_mlp
-    from utils.transfer import DEPTH, WIDTH, pretrain_source, source_images
+    from utils.transfer import DEPTH, WIDTH, keras_weights, pretrain_source, source_images
 
     recipe = GLYPH_RECIPES[name]
     setup(recipe["seed"])
@@ -90,7 +95,7 @@ def train_glyph(name: str):
     )
     net = pretrain_source(X, y, seed=recipe["seed"], epochs=recipe["epochs"])
     model = build_mlp(DEPTH, WIDTH, "relu", n_classes=int(y.max()) + 1, name=name)
-    model.set_weights(net.keras_weights())
+    model.set_weights(keras_weights(net))
     return model, test_accuracy(name, model)
 
 
@@ -99,13 +104,14 @@ def train(name: str):
     if name in GLYPH_RECIPES:
         return train_glyph(name)
     from utils.course import setup
-    from utils.transfer import accuracy, build_task_model, compile_sgd, copy_model, fit_steps, tasks
+    from utils.models import build_mlp, compile_model, copy_model
+    from utils.transfer import DEPTH, N_CLASSES, WIDTH, accuracy, fit_steps, tasks
 
     recipe = RECIPES[name]
     setup(recipe["seed"])
     task_a, _ = tasks()
-    model = build_task_model(batch_norm=recipe["batch_norm"], name=name)
-    compile_sgd(model, recipe["learning_rate"], recipe["momentum"])
+    model = build_mlp(DEPTH, WIDTH, "relu", n_classes=N_CLASSES, batch_norm=recipe["batch_norm"], name=name)
+    compile_model(model, learning_rate=recipe["learning_rate"], momentum=recipe["momentum"], metrics=["accuracy"])
     fit_steps(model, task_a.X_train, task_a.y_train, epochs=recipe["epochs"])
     return copy_model(model), accuracy(model, task_a.X_test, task_a.y_test)  # the copy carries no optimizer
 

@@ -1,11 +1,13 @@
 """Transfer learning on the digits (chapter 06): tasks A and B, reuse/freeze/cache helpers, and seed sweeps.
 
 Task A is digits 0-4 (all its labels), task B digits 5-9 with only a few labels per class (``utils.data``'s split).
-The Keras helpers (``reuse_layers``, ``freeze``, ``cached_features``...) are what the chapter teaches. The seed
-sweeps use :class:`NumpyMLP`, a float64 numpy twin of the same dense networks trained with the same rule as
-Keras' ``SGD(momentum=...)`` on the same batches: about a hundred times faster than ``fit`` at this size, so that
-every number over seeds is computed in the notebook, and more stable across CPUs than float32 (the chapter checks
-that the twin and Keras agree). A frozen lower part is run once per training (its outputs cached), as taught.
+The Keras helpers (``reuse_layers``, ``freeze``, ``cached_features``...) are what the chapter teaches; the models
+are ``utils.models``' (``build_mlp``, ``compile_model``, ``copy_model``). The seed sweeps train a float64 numpy twin
+of the same dense networks on the course's engine (``utils.nets``: one network per seed, side by side) with the
+same rule as Keras' ``SGD(momentum=...)`` on the same batches (:data:`SGD_RECIPE`): about a hundred times faster
+than ``fit`` at this size, so that every number over seeds is computed in the notebook, and more stable across
+CPUs than float32 (the chapter checks that the twin and Keras agree). A frozen lower part is run once per training
+(its outputs cached), as taught.
 
 The chapter's central experiment, printed → handwritten (the last part of this module): networks pretrained on
 digits and letters rendered from fonts (``utils.glyphs``; the zoo's ``glyph_*`` models, made by
@@ -18,11 +20,13 @@ measures why the book's 0-4 → 5-9 pair does not pay.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from utils import nets
 from utils.data import Splits, transfer_tasks
+from utils.models import copy_model
 
 # The course's pretrained network for task A: 4 hidden ReLU layers of 32 units (the zoo's "digits_0to4_mlp").
 DEPTH, WIDTH = 4, 32
@@ -58,27 +62,6 @@ def few_labels(splits: Splits, per_class: int, seed: int = 0) -> tuple[np.ndarra
 # ------------------------------------------------------------------------------------------------------------
 
 
-def build_task_model(depth: int = DEPTH, width: int = WIDTH, *, batch_norm: bool = False, name: str | None = None):
-    """Return the task-A architecture: ``depth`` hidden ReLU layers of ``width`` units, a 5-way softmax output."""
-    from utils.models import build_mlp
-
-    return build_mlp(depth, width, "relu", n_classes=N_CLASSES, batch_norm=batch_norm, name=name)
-
-
-def copy_model(model):
-    """Return an independent copy of ``model``: ``clone_model`` (new random weights), then ``set_weights``."""
-    import keras
-
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
-
-
-def hidden_layers(model) -> list:
-    """Return the layers below the output layer (Dense, and BN/Activation where the model has them)."""
-    return model.layers[:-1]
-
-
 def reuse_layers(model, n_reused: int | None = None, *, n_new: int = 0, width: int = WIDTH, name: str = "model_b"):
     """Return a task-B model: a copy of ``model``'s lower layers, ``n_new`` fresh hidden layers, a new output.
 
@@ -102,7 +85,7 @@ def _lower_layers(model, n_reused: int | None) -> list:
     """Return ``model``'s layers up to its ``n_reused``-th Dense layer and the BN/activation layers that follow it."""
     import keras
 
-    layers = hidden_layers(model)
+    layers = model.layers[:-1]  # below the output: Dense, and BN/Activation where the model has them
     dense = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
     n_reused = len(dense) if n_reused is None else n_reused
     if n_reused == 0:
@@ -131,15 +114,6 @@ def split_at(model, n_lower: int):
 def cached_features(trunk, X: np.ndarray) -> np.ndarray:
     """Run ``X`` once through the frozen ``trunk`` (inference mode) and return its outputs as float32."""
     return np.asarray(trunk(X, training=False), dtype=np.float32)
-
-
-def compile_sgd(model, learning_rate: float = LEARNING_RATE, momentum: float = MOMENTUM):
-    """Compile for integer labels with ``SGD(learning_rate, momentum)``, no XLA (the chapter's optimizer)."""
-    import keras
-
-    from utils.models import compile_classifier
-
-    return compile_classifier(model, keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum))
 
 
 def fit_steps(model, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = BATCH_SIZE):
@@ -172,147 +146,31 @@ def epochs_for(n_examples: int, steps: int = TRAIN_STEPS, batch_size: int = BATC
 
 
 # ------------------------------------------------------------------------------------------------------------
-# The numpy twin: the same dense ReLU networks, several seeds at once, trained like Keras' SGD with momentum
+# The numpy twin: the same dense ReLU networks on the course's engine (utils.nets), several seeds side by side
 # ------------------------------------------------------------------------------------------------------------
 
-
-def glorot_uniform(rng: np.random.Generator, n_seeds: int, fan_in: int, fan_out: int) -> np.ndarray:
-    """Return ``n_seeds`` Glorot-uniform kernels (Keras' default), shape (n_seeds, fan_in, fan_out)."""
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, (n_seeds, fan_in, fan_out))
+# The chapter's recipe in numpy: Keras' SGD(LEARNING_RATE, momentum=MOMENTUM), batches in a fixed order (no rng:
+# like fit(shuffle=False)). ``nets.fit(net, X, y, epochs=..., **SGD_RECIPE)``.
+SGD_RECIPE = {"optimizer": "sgd", "learning_rate": LEARNING_RATE, "momentum": MOMENTUM, "batch_size": BATCH_SIZE}
 
 
-@dataclass
-class NumpyMLP:
-    """Dense ReLU layers and a softmax output, one set of weights per seed (axis 0), in float64.
-
-    ``kernels[i]`` has shape (n_seeds, fan_in, fan_out), ``biases[i]`` (n_seeds, fan_out); the last layer is the
-    output. Layers below ``n_frozen`` are not updated, and their outputs are computed once per training (cached).
-    """
-
-    kernels: list[np.ndarray]
-    biases: list[np.ndarray]
-    n_frozen: int = 0
-    velocity: list = field(default_factory=list, repr=False)
-    adam: tuple | None = field(default=None, repr=False)  # ((n_frozen, learning rate), utils.mlp.Adam) once used
-    frozen_multiply_adds: int = field(default=0, repr=False)  # computed in frozen layers so far (caching's saving)
-
-    @classmethod
-    def random(cls, sizes: list[int], n_seeds: int, rng: np.random.Generator) -> NumpyMLP:
-        """Return a network with layer sizes ``sizes`` (inputs first), Glorot kernels and zero biases."""
-        kernels = [glorot_uniform(rng, n_seeds, a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-        return cls(kernels, [np.zeros((n_seeds, b)) for b in sizes[1:]])
-
-    @classmethod
-    def from_keras(cls, model, n_seeds: int = 1) -> NumpyMLP:
-        """Return the twin of a Keras MLP of Dense layers, or of its ``get_weights()``, repeated for ``n_seeds``."""
-        weights = model if isinstance(model, list) else model.get_weights()
-        kernels = [np.repeat(w[None].astype(np.float64), n_seeds, axis=0) for w in weights[::2]]
-        return cls(kernels, [np.repeat(b[None].astype(np.float64), n_seeds, axis=0) for b in weights[1::2]])
-
-    def keras_weights(self, seed_index: int = 0) -> list[np.ndarray]:
-        """Return one seed's weights in Keras' order (kernel, bias, kernel, bias, ...), as float32."""
-        pairs = zip(self.kernels, self.biases, strict=True)
-        return [w[seed_index].astype(np.float32) for pair in pairs for w in pair]
-
-    def forward(self, X: np.ndarray, start: int = 0) -> list[np.ndarray]:
-        """Return the inputs of layers ``start``.. and the output probabilities; ``X`` feeds layer ``start``."""
-        values = [X]
-        for i in range(start, len(self.kernels)):
-            if i < self.n_frozen:  # counted: what caching saves is exactly this work, repeated every epoch
-                n_rows, (fan_in, fan_out) = int(np.prod(values[-1].shape[:-1])), self.kernels[i].shape[1:]
-                self.frozen_multiply_adds += n_rows * fan_in * fan_out
-            z = values[-1] @ self.kernels[i] + self.biases[i][:, None, :]
-            values.append(np.maximum(z, 0.0) if i < len(self.kernels) - 1 else _softmax(z))
-        return values
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Return class probabilities, shape (n_seeds, n, classes), for ``X`` of shape (n, f) or (n_seeds, n, f)."""
-        return self.forward(_per_seed(X, self.n_seeds))[-1]
-
-    @property
-    def n_seeds(self) -> int:
-        return self.kernels[0].shape[0]
-
-    def accuracy(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Return the accuracy on ``(X, y)`` for each seed."""
-        return np.mean(np.argmax(self.predict(X), axis=-1) == y, axis=-1)
-
-    def fit(
-        self,
-        X,
-        y,
-        *,
-        epochs: int,
-        batch_size=BATCH_SIZE,
-        learning_rate=LEARNING_RATE,
-        momentum=MOMENTUM,
-        cache=True,
-        optimizer: str = "sgd",
-    ):
-        """Train in place like Keras' ``fit(shuffle=False)`` with ``SGD(learning_rate, momentum)``; return self.
-
-        Parameters
-        ----------
-        X, y : inputs (n, f) or (n_seeds, n, f) and integer labels (n,) or (n_seeds, n).
-        epochs, batch_size : passes over the data, in the same batch order each time.
-        learning_rate, momentum : Keras' rule, velocity = momentum · velocity − learning_rate · gradient.
-        cache : run the frozen layers once, before training (False: at every step, as an uncached model does).
-        optimizer : "sgd" (the rule above) or "adam" (``utils.mlp.Adam``, Keras' Adam, ``momentum`` unused); its
-            state is kept between calls until ``n_frozen`` changes or ``velocity``/``adam`` is reset.
-        """
-        X, y = _per_seed(X, self.n_seeds), np.broadcast_to(y, X.shape[:2] if X.ndim == 3 else (self.n_seeds, len(y)))
-        features = self.forward(X)[self.n_frozen] if cache else X  # cached: the frozen part runs once
-        if len(self.velocity) != len(self.kernels) * 2:
-            self.velocity = [np.zeros_like(p) for pair in zip(self.kernels, self.biases, strict=True) for p in pair]
-        if optimizer == "adam" and (self.adam is None or self.adam[0] != (self.n_frozen, learning_rate)):
-            from utils.mlp import Adam
-
-            self.adam = ((self.n_frozen, learning_rate), Adam(self._trainable(), learning_rate))
-        elif optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-        for _ in range(epochs):
-            for start in range(0, features.shape[1], batch_size):
-                batch = slice(start, start + batch_size)
-                self._step(features[:, batch], y[:, batch], learning_rate, momentum, cache, optimizer)
-        return self
-
-    def _trainable(self) -> list[np.ndarray]:
-        """Return the trainable parameters, top layer first (the order ``_step`` computes their gradients in)."""
-        return [
-            p for i in range(len(self.kernels) - 1, self.n_frozen - 1, -1) for p in (self.kernels[i], self.biases[i])
-        ]
-
-    def _step(self, inputs, y, learning_rate, momentum, cached: bool, optimizer: str = "sgd") -> None:
-        values = self.forward(inputs, start=self.n_frozen) if cached else self.forward(inputs)[self.n_frozen :]
-        delta = values[-1].copy()  # d(mean cross-entropy)/d(logits) = (softmax - one-hot) / n
-        np.put_along_axis(delta, y[..., None], np.take_along_axis(delta, y[..., None], axis=-1) - 1.0, axis=-1)
-        delta /= y.shape[1]
-        all_grads = []
-        for i in range(len(self.kernels) - 1, self.n_frozen - 1, -1):
-            inputs = values[i - self.n_frozen]
-            grads = (np.swapaxes(inputs, 1, 2) @ delta, delta.sum(axis=1))
-            if i > self.n_frozen:
-                delta = (delta @ np.swapaxes(self.kernels[i], 1, 2)) * (inputs > 0)
-            if optimizer == "adam":
-                all_grads.extend(grads)
-                continue
-            for j, (param, grad) in enumerate(zip((self.kernels[i], self.biases[i]), grads, strict=True)):
-                v = self.velocity[2 * i + j]
-                v *= momentum
-                v -= learning_rate * grad
-                param += v
-        if optimizer == "adam":
-            self.adam[1].step(self._trainable(), all_grads)
+def random_net(sizes: list[int], n_seeds: int, rng: np.random.Generator) -> nets.MLP:
+    """Return ``n_seeds`` ReLU networks side by side (logits out): Glorot-uniform kernels, as Keras, zero biases."""
+    return nets.init_net(sizes, "relu", init="glorot", distribution="uniform", n_models=n_seeds, seed=rng)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def from_keras(model, n_seeds: int = 1) -> nets.MLP:
+    """Return the numpy twin of a Keras MLP of Dense ReLU layers (or of its ``get_weights()``), ``n_seeds`` times."""
+    weights = model if isinstance(model, list) else model.get_weights()
+    kernels = [np.repeat(w[None].astype(np.float64), n_seeds, axis=0) for w in weights[::2]]
+    biases = [np.repeat(b[None, None].astype(np.float64), n_seeds, axis=0) for b in weights[1::2]]
+    return nets.MLP(kernels, biases, ["relu"] * (len(kernels) - 1) + ["linear"])
 
 
-def _per_seed(X: np.ndarray, n_seeds: int) -> np.ndarray:
-    return X if X.ndim == 3 else np.broadcast_to(X, (n_seeds, *X.shape))
+def keras_weights(net: nets.MLP, seed_index: int = 0) -> list[np.ndarray]:
+    """Return one seed's weights in Keras' order (kernel, bias, kernel, bias, ...), as float32."""
+    pairs = zip(net.weights, net.biases, strict=True)
+    return [p.astype(np.float32) for w, b in pairs for p in (w[seed_index], b[seed_index, 0])]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -320,15 +178,16 @@ def _per_seed(X: np.ndarray, n_seeds: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def pretrain_a(seeds=SEEDS, *, epochs: int = PRETRAIN_EPOCHS) -> NumpyMLP:
+def pretrain_a(seeds=SEEDS, *, epochs: int = PRETRAIN_EPOCHS) -> nets.MLP:
     """Return task-A networks (one per seed, numpy twin), trained on all of task A's training images."""
     task_a, _ = tasks()
-    net = NumpyMLP.random([task_a.n_features] + [WIDTH] * DEPTH + [N_CLASSES], len(seeds), _rng(seeds, "A"))
-    return net.fit(task_a.X_train, task_a.y_train, epochs=epochs)
+    net = random_net([task_a.n_features] + [WIDTH] * DEPTH + [N_CLASSES], len(seeds), _rng(seeds, "A"))
+    nets.fit(net, task_a.X_train, task_a.y_train, epochs=epochs, **SGD_RECIPE)
+    return net
 
 
 def transfer_b(
-    pretrained: NumpyMLP | None,
+    pretrained: nets.MLP | None,
     n_reused: int,
     n_frozen: int,
     per_class: int,
@@ -352,17 +211,17 @@ def transfer_b(
     if not 0 <= n_frozen <= n_reused <= DEPTH:
         raise ValueError(f"need 0 <= n_frozen <= n_reused <= {DEPTH}, got {n_frozen} and {n_reused}")
     _, task_b = tasks()
-    net = NumpyMLP.random([task_b.n_features] + [WIDTH] * DEPTH + [N_CLASSES], len(seeds), _rng(seeds, "B"))
+    net = random_net([task_b.n_features] + [WIDTH] * DEPTH + [N_CLASSES], len(seeds), _rng(seeds, "B"))
     for i in range(n_reused):
-        net.kernels[i], net.biases[i] = pretrained.kernels[i].copy(), pretrained.biases[i].copy()
+        net.weights[i], net.biases[i] = pretrained.weights[i].copy(), pretrained.biases[i].copy()
     net.n_frozen = n_frozen
     X, y = zip(*(few_labels(task_b, per_class, seed) for seed in seeds), strict=True)
     X, y, epochs = np.stack(X), np.stack(y), epochs_for(len(y[0]), steps)
-    net.fit(X, y, epochs=epochs)
-    if unfreeze:
-        net.n_frozen, net.velocity = n_frozen - unfreeze, []
-        net.fit(X, y, epochs=epochs, learning_rate=LEARNING_RATE / 10)
-    return net.accuracy(task_b.X_test, task_b.y_test)
+    nets.fit(net, X, y, epochs=epochs, **SGD_RECIPE)
+    if unfreeze:  # a fresh optimizer, as compiling again gives
+        net.n_frozen = n_frozen - unfreeze
+        nets.fit(net, X, y, epochs=epochs, **SGD_RECIPE | {"learning_rate": LEARNING_RATE / 10})
+    return nets.accuracy(net, task_b.X_test, task_b.y_test)
 
 
 def _rng(seeds, task: str) -> np.random.Generator:
@@ -386,7 +245,7 @@ class SweepResults:
         return self.get(0, 0, per_class)
 
 
-def sweep(seeds=SEEDS, labels_per_class=LABELS_PER_CLASS, *, pretrained: NumpyMLP | None = None) -> SweepResults:
+def sweep(seeds=SEEDS, labels_per_class=LABELS_PER_CLASS, *, pretrained: nets.MLP | None = None) -> SweepResults:
     """Return task B's accuracy over seeds for every number of reused and frozen layers and every label count."""
     pretrained = pretrained or pretrain_a(seeds)
     results = {
@@ -526,19 +385,17 @@ def source_images(
     return X, y
 
 
-def pretrain_source(X: np.ndarray, y: np.ndarray, *, seed: int = 0, epochs: int = SOURCE_EPOCHS) -> NumpyMLP:
+def pretrain_source(X: np.ndarray, y: np.ndarray, *, seed: int = 0, epochs: int = SOURCE_EPOCHS) -> nets.MLP:
     """Return one network (numpy twin) trained on a source ``(X, y)``: 4×32 ReLU, Adam, batches of SOURCE_BATCH."""
-    from utils.blas import single_blas_thread
-
     sizes = [X.shape[1]] + [WIDTH] * DEPTH + [int(y.max()) + 1]
-    net = NumpyMLP.random(sizes, 1, np.random.default_rng(seed))
-    with single_blas_thread():
-        return net.fit(X, y, epochs=epochs, batch_size=SOURCE_BATCH, learning_rate=ADAM_RATE, optimizer="adam")
+    net = random_net(sizes, 1, np.random.default_rng(seed))
+    nets.fit(net, X, y, epochs=epochs, batch_size=SOURCE_BATCH, optimizer="adam", learning_rate=ADAM_RATE)
+    return net
 
 
-def random_bodies(n_seeds: int = len(SEEDS), seed: int = 99) -> NumpyMLP:
+def random_bodies(n_seeds: int = len(SEEDS), seed: int = 99) -> nets.MLP:
     """Return ``n_seeds`` untrained networks of the same shape: the frozen-random-features control."""
-    return NumpyMLP.random([64] + [WIDTH] * DEPTH + [GLYPH_CLASSES], n_seeds, np.random.default_rng(seed))
+    return random_net([64] + [WIDTH] * DEPTH + [GLYPH_CLASSES], n_seeds, np.random.default_rng(seed))
 
 
 def tune_batch_size(n_labeled: int) -> int:
@@ -546,20 +403,31 @@ def tune_batch_size(n_labeled: int) -> int:
     return max(BATCH_SIZE, -(-n_labeled // 4))
 
 
-def _select(net: NumpyMLP, data: FewLabels, best, *, epochs: int, learning_rate: float):
-    """Train with Adam, checking every EVAL_EVERY epochs; return (best validation, test accuracy there) per seed."""
+def _select(net: nets.MLP, data: FewLabels, best, *, epochs: int, learning_rate: float):
+    """Train with Adam, checking every EVAL_EVERY epochs; return (best validation, the networks there) per seed.
+
+    ``best`` is what an earlier stage returned, or ``(-1 per seed, None)``. The test set is scored once, at the end,
+    on the networks kept (the same predictions as scoring each one when it was kept, for a twentieth of the work).
+    """
     batch_size = tune_batch_size(data.y.shape[1])
-    best_valid, at_best = best
+    adam = nets.Adam(net.parameters(), learning_rate)  # one state for the whole run
+    best_valid, kept = best
     for done in range(0, epochs + 1, EVAL_EVERY):
         if done:
-            net.fit(
-                data.X, data.y, epochs=EVAL_EVERY, batch_size=batch_size, learning_rate=learning_rate, optimizer="adam"
-            )
-        valid = net.accuracy(data.X_valid, data.y_valid)
+            nets.fit(net, data.X, data.y, epochs=EVAL_EVERY, batch_size=batch_size, optimizer=adam)
+        valid = nets.accuracy(net, data.X_valid, data.y_valid)
         improved = valid >= best_valid
         best_valid = np.where(improved, valid, best_valid)
-        at_best = np.where(improved, net.accuracy(data.X_test, data.y_test), at_best)
-    return best_valid, at_best
+        kept = net.copy() if kept is None else _keep(kept, net, improved)
+    return best_valid, kept
+
+
+def _keep(kept: nets.MLP, net: nets.MLP, improved: np.ndarray) -> nets.MLP:
+    """Return ``kept`` with the networks of the seeds that ``improved`` replaced by copies of ``net``'s."""
+    mask = improved[:, None, None]
+    kept.weights = [np.where(mask, w, k) for w, k in zip(net.weights, kept.weights, strict=True)]
+    kept.biases = [np.where(mask, b, k) for b, k in zip(net.biases, kept.biases, strict=True)]
+    return kept
 
 
 def _tiled(params: np.ndarray, n_seeds: int) -> np.ndarray:
@@ -576,7 +444,7 @@ STRATEGIES = {
 
 
 def reuse_accuracy(
-    pretrained: NumpyMLP | None,
+    pretrained: nets.MLP | None,
     strategy: str,
     per_class: int,
     seeds: tuple = SEEDS,
@@ -604,26 +472,21 @@ def reuse_accuracy(
         raise ValueError(f"strategy must be one of {sorted(STRATEGIES)}, got {strategy!r}")
     data = few_real_labels(per_class, tuple(seeds))
     sizes = [64] + [WIDTH] * DEPTH + [GLYPH_CLASSES]
-    net = NumpyMLP.random(sizes, len(seeds), np.random.default_rng([*seeds, per_class, 7]))
+    net = random_net(sizes, len(seeds), np.random.default_rng([*seeds, per_class, 7]))
     n_copied = 0 if strategy == "scratch" else n_reused + (strategy == "finetune")
     for i in range(n_copied):
-        net.kernels[i], net.biases[i] = (
-            _tiled(pretrained.kernels[i], len(seeds)),
+        net.weights[i], net.biases[i] = (
+            _tiled(pretrained.weights[i], len(seeds)),
             _tiled(pretrained.biases[i], len(seeds)),
         )
-    best = (np.full(len(seeds), -1.0), np.zeros(len(seeds)))
-    from utils.blas import single_blas_thread
-
-    with single_blas_thread():
-        if strategy in ("head", "probe_finetune"):
-            net.n_frozen = DEPTH if strategy == "head" else n_reused  # the probe trains every fresh layer
-            best = _select(
-                net, data, best, epochs=epochs if strategy == "head" else PROBE_EPOCHS, learning_rate=HEAD_RATE
-            )
-            if strategy == "head":
-                return best[1]
+    best = (np.full(len(seeds), -1.0), None)
+    if strategy in ("head", "probe_finetune"):
+        net.n_frozen = DEPTH if strategy == "head" else n_reused  # the probe trains every fresh layer
+        best = _select(net, data, best, epochs=epochs if strategy == "head" else PROBE_EPOCHS, learning_rate=HEAD_RATE)
+    if strategy != "head":
         net.n_frozen = 0 if n_frozen is None else n_frozen
-        return _select(net, data, best, epochs=epochs, learning_rate=ADAM_RATE)[1]
+        best = _select(net, data, best, epochs=epochs, learning_rate=ADAM_RATE)
+    return nets.accuracy(best[1], data.X_test, data.y_test)
 
 
 def logistic_accuracy(per_class: int, seeds: tuple = SEEDS, Cs=(0.1, 1.0, 10.0)) -> np.ndarray:
@@ -651,14 +514,14 @@ def participation_ratio(H: np.ndarray) -> float:
     return float(eig.sum() ** 2 / max((eig**2).sum(), 1e-300))
 
 
-def layer_participation(net: NumpyMLP, X: np.ndarray, seed_index: int = 0) -> np.ndarray:
+def layer_participation(net: nets.MLP, X: np.ndarray, seed_index: int = 0) -> np.ndarray:
     """Return the participation ratio of each hidden layer's ReLU outputs for inputs ``X`` (one seed's network)."""
-    values = net.forward(_per_seed(X, net.n_seeds))[1:-1]
-    return np.array([participation_ratio(h[seed_index]) for h in values])
+    hidden = nets.forward(net.select([seed_index]), X).hidden
+    return np.array([participation_ratio(h[0]) for h in hidden])
 
 
 def glyph_sweep(
-    pretrained: NumpyMLP, labels_per_class=(2, 5), seeds: tuple = SEEDS, *, strategy: str = "probe_finetune"
+    pretrained: nets.MLP, labels_per_class=(2, 5), seeds: tuple = SEEDS, *, strategy: str = "probe_finetune"
 ) -> SweepResults:
     """Return the Yosinski et al. (2014) sweep on printed → handwritten: reuse the lowest k layers, freeze f of them.
 
