@@ -1,9 +1,8 @@
 """Chapter 07's pretraining module: the few-label data (the test half kept apart), augmented views and pairs, the
-batched float64 networks and the NT-Xent loss against finite differences and Keras, training with early stopping,
-the sweep's bookkeeping, and the explorer's compute, plot and widget.
+encoders' draws on the numpy engine (utils.nets, tested once in test_nets.py), the NT-Xent loss and the siamese step
+against finite differences, training with early stopping, the sweep's bookkeeping, and the explorer.
 
-Tolerances: float64 gradients against central finite differences: relative error 1e-6; numpy Adam against Keras' Adam
-(float32): 1e-5.
+Tolerances: float64 gradients against central finite differences: relative error 1e-6.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from utils import nets  # noqa: E402
 from utils import pretraining as pt  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------------------
@@ -103,8 +103,17 @@ def test_the_modules_make_pairs_passes_the_exercise_check():
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Batched float64 networks: gradients against finite differences, Adam against Keras
+# The networks on the engine: the encoders' draws, the chapter's own losses against finite differences
 # ------------------------------------------------------------------------------------------------------------
+
+
+def test_new_encoders_draw_he_normal_layer_by_layer():
+    """The draw order the zoo's and the chapter's seeds rely on: each layer's kernels, He normal, zero biases."""
+    encoders, rng = pt.new_encoders(2, np.random.default_rng(0)), np.random.default_rng(0)
+    for W, b in zip(encoders.weights, encoders.biases, strict=True):
+        _, fan_in, fan_out = W.shape
+        assert np.array_equal(W, np.sqrt(2 / fan_in) * rng.standard_normal((2, fan_in, fan_out)))
+        assert b.shape == (2, 1, fan_out) and not b.any()
 
 
 def _numeric_gradient(f, array, eps=1e-6):
@@ -120,51 +129,19 @@ def _numeric_gradient(f, array, eps=1e-6):
     return grad
 
 
-@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
-def test_backward_matches_finite_differences(loss):
+def test_siamese_step_matches_finite_differences():
     rng = np.random.default_rng(0)
-    stack = pt.init_stack((5, 4, 3), ("relu", "linear"), 2, rng)
-    for b in stack.biases:
-        b += rng.normal(0, 0.1, b.shape)
-    X = rng.normal(size=(2, 6, 5))
-    target = rng.normal(size=(2, 6, 3)) if loss == "mse" else rng.integers(0, 3, (2, 6))
-    gradient = pt.mse_gradient if loss == "mse" else pt.cross_entropy_gradient
+    encoder = nets.init_net((5, 4, 3), "relu", n_models=2, seed=rng)
+    head = nets.init_net((3, 2), ["linear"], n_models=2, seed=rng)
+    left, right, same = rng.normal(size=(2, 6, 5)), rng.normal(size=(2, 6, 5)), rng.integers(0, 2, (2, 6))
 
     def total():
-        return float(np.sum(gradient(pt.forward(stack, X)[0][-1], target)[0]))
+        return float(np.sum(pt._siamese_step(encoder, head, left, right, same)[0]))
 
-    hs, zs = pt.forward(stack, X)
-    _, d_out = gradient(hs[-1], target)
-    grads, d_X = pt.backward(stack, hs, zs, d_out, input_gradient=True)
-    for analytic, param in zip(grads, stack.parameters(), strict=True):
+    _, grads = pt._siamese_step(encoder, head, left, right, same)
+    for analytic, param in zip(grads, encoder.parameters() + head.parameters(), strict=True):
         numeric = _numeric_gradient(total, param)
-        assert np.linalg.norm(analytic - numeric) <= 1e-6 * (np.linalg.norm(numeric) + 1e-12)
-    assert np.allclose(d_X, _numeric_gradient(total, X), atol=1e-7)
-
-
-def test_networks_of_a_stack_are_independent():
-    rng = np.random.default_rng(1)
-    stack = pt.init_stack((4, 3, 2), ("relu", "linear"), 3, rng)
-    X = rng.normal(size=(3, 5, 4))
-    together = pt.predict(stack, X)
-    alone = pt.predict(stack.select([1]), X[1:2])
-    assert np.allclose(together[1:2], alone)
-
-
-def test_adam_matches_keras():
-    import keras
-
-    rng = np.random.default_rng(3)
-    start = rng.normal(size=(4, 3))
-    grads = [rng.normal(size=(4, 3)) for _ in range(5)]
-    ours = start.copy()
-    adam = pt.Adam([ours], learning_rate=0.01)
-    variable = keras.Variable(start.astype(np.float32))
-    theirs = keras.optimizers.Adam(learning_rate=0.01)
-    for g in grads:
-        adam.step([ours], [g])
-        theirs.apply_gradients([(keras.ops.convert_to_tensor(g.astype(np.float32)), variable)])
-    assert np.allclose(ours, np.asarray(variable), atol=1e-5)
+        assert np.linalg.norm(analytic - numeric) <= 1e-6 * np.linalg.norm(numeric)
 
 
 def test_nt_xent_matches_its_formula_and_finite_differences():
@@ -204,19 +181,6 @@ def _labeled(k=2, m=2):
     return data, X, y, (np.stack([data.X_valid] * m), np.stack([data.y_valid] * m))
 
 
-def test_frozen_layers_do_not_move_in_train_classifiers():
-    data, X, y, valid = _labeled()
-    start = pt.new_encoders(2, np.random.default_rng(0)).then(pt.new_heads(2, 0))
-    network = start.copy()
-    mask = [np.array([0.0, 1.0])] * 2 + [np.ones(2)]
-    pt.train_classifiers(
-        network, X, y, valid, (data.X_test, data.y_test), steps=20, learning_rate=1e-2, train_mask=mask
-    )
-    assert np.array_equal(network.weights[0][0], start.weights[0][0])  # frozen: unchanged
-    assert not np.array_equal(network.weights[0][1], start.weights[0][1])  # trained
-    assert not np.array_equal(network.weights[2][0], start.weights[2][0])  # the head always trains
-
-
 def test_early_stopping_keeps_the_best_validation_checkpoint():
     data, X, y, valid = _labeled()
     network = pt.new_encoders(2, np.random.default_rng(0)).then(pt.new_heads(2, 0))
@@ -224,8 +188,8 @@ def test_early_stopping_keeps_the_best_validation_checkpoint():
         network, X, y, valid, (data.X_test, data.y_test), steps=100, learning_rate=1e-3, every=25
     )
     assert np.all(trained.best_step % 25 == 0) and np.all(trained.best_step <= 100)
-    assert np.array_equal(trained.test_accuracy, pt.accuracy(trained.best, data.X_test, data.y_test))
-    assert np.all(pt.accuracy(trained.best, *valid) >= pt.accuracy(trained.network, *valid))  # best, not last
+    assert np.array_equal(trained.test_accuracy, nets.accuracy(trained.best, data.X_test, data.y_test))
+    assert np.all(nets.accuracy(trained.best, *valid) >= nets.accuracy(trained.network, *valid))  # best, not last
     last = pt.train_classifiers(
         pt.new_encoders(2, np.random.default_rng(0)).then(pt.new_heads(2, 0)),
         X,
@@ -399,7 +363,7 @@ def test_keras_encoder_computes_the_numpy_features():
     stack = pt.new_encoders(3, np.random.default_rng(0))
     X = pt.few_label_splits(2, 0).X_test[:20]
     encoder = pt.keras_encoder(stack, index=2)
-    assert np.allclose(np.asarray(encoder(X)), pt.predict(stack, X)[2], atol=1e-5)
+    assert np.allclose(np.asarray(encoder(X)), nets.predict(stack, X)[2], atol=1e-5)
     clone = keras.models.clone_model(encoder)
     copy = pt.copy_encoder(encoder, trainable=False)
     assert not np.array_equal(clone.get_weights()[0], encoder.get_weights()[0])
@@ -418,8 +382,8 @@ def test_encoders_survive_the_round_trip_through_keras():
     back = pt.encoders_from_keras(model, seeds=(0, 1))
     assert back.sizes == stack.sizes and back.weights[0].dtype == np.float64
     X = pt.few_label_splits(2, 0).X_test[:10]
-    assert np.allclose(pt.predict(back, X), pt.predict(stack, X), atol=1e-5)  # stored as float32
-    assert np.allclose(np.asarray(model(X)), np.concatenate(list(pt.predict(stack, X)), axis=1), atol=1e-4)
+    assert np.allclose(nets.predict(back, X), nets.predict(stack, X), atol=1e-5)  # stored as float32
+    assert np.allclose(np.asarray(model(X)), np.concatenate(list(nets.predict(stack, X)), axis=1), atol=1e-4)
 
 
 @pytest.mark.parametrize("kind", [*pt.PRETRAINED, "pairs_plain"])
@@ -442,13 +406,8 @@ def test_scratch_gets_a_larger_cap_and_the_sweep_records_best_steps(small_sweep)
 
 
 def test_the_zoo_file_of_encoders_is_the_same_bytes_on_every_save(tmp_path):
-    import importlib.util
+    from tools import make_zoo
 
-    from tests.notebooks import ROOT
-
-    spec = importlib.util.spec_from_file_location("make_zoo", ROOT / "tools" / "make_zoo.py")
-    make_zoo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_zoo)
     stack = pt.new_encoders(2, np.random.default_rng(4))
     for name in ("one", "two"):  # two models built in one session: Keras' automatic names and ids must not leak in
         make_zoo.save_reproducibly(pt.encoders_to_keras(stack, seeds=(0, 1), name="e"), tmp_path / f"{name}.keras")

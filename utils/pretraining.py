@@ -2,12 +2,14 @@
 three pretrainings on the unlabeled pool (contrastive, autoencoder, "same digit or not?" answers), their reuse
 (linear probe, then fine-tune) and the baselines an expert asks for, over seeds and label counts.
 
-The sweeps train hundreds of small networks, so they use numpy, in float64, with M networks of the same shape
-trained side by side (one matrix product serves all of them): a whole grid of label counts, methods and seeds takes
-seconds, where Keras spends about 43 ms per epoch on overhead alone. Float64 keeps rounding differences between CPUs,
-thread counts and BLAS kernels near 1e-16, so the printed accuracies are stable to the rounding printed. The full
-pretrainings (:data:`FULL_PRETRAINING`) are precomputed by `make zoo` and loaded with :func:`load_pretrained`.
-Taught in chapter 07, whose Keras cells build the same networks.
+The sweeps train hundreds of small networks, so they use the course's numpy engine (:mod:`utils.nets`), in float64,
+with M networks of the same shape trained side by side (one matrix product serves all of them): a whole grid of
+label counts, methods and seeds takes seconds, where Keras spends about 43 ms per epoch on overhead alone. Float64
+keeps rounding differences between CPUs, thread counts and BLAS kernels near 1e-16, so the printed accuracies are
+stable to the rounding printed. What is chapter-specific stays here: the NT-Xent loss, the siamese step, the
+step-counted training with per-network early stopping. The full pretrainings (:data:`FULL_PRETRAINING`) are
+precomputed by `make zoo` and loaded with :func:`load_pretrained`. Taught in chapter 07, whose Keras cells build the
+same networks.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from utils import activations
+from utils import nets
 from utils.blas import single_blas_thread
-from utils.mlp import Adam  # the course's one Adam, as Keras computes it
 
 LABELS_PER_CLASS = (2, 5, 10, 50)  # few labels, and a plenty-of-labels control (50 of the pool's ~90 per digit)
 SEEDS = (0, 1, 2, 3, 4)
@@ -166,127 +167,16 @@ def make_pairs(X: np.ndarray, y: np.ndarray, n_pairs: int, rng: np.random.Genera
 
 
 # ------------------------------------------------------------------------------------------------------------
-# M dense networks of the same shape, trained side by side in float64
+# The networks: M of the same shape side by side (utils.nets, the course's one numpy engine), float64
 # ------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Stack:
-    """``M`` stacks of dense layers: weights (M, fan_in, fan_out), biases (M, 1, fan_out), one activation per layer."""
+def new_encoders(n_models: int, rng: np.random.Generator) -> nets.MLP:
+    """Return ``n_models`` fresh encoders (``ENCODER_SIZES``, ReLU, He normal, zero biases): where every method starts.
 
-    weights: list[np.ndarray]
-    biases: list[np.ndarray]
-    activations: list[str]
-
-    @property
-    def n_models(self) -> int:
-        return self.weights[0].shape[0]
-
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return (self.weights[0].shape[1], *(w.shape[2] for w in self.weights))
-
-    def parameters(self) -> list[np.ndarray]:
-        """Return the trainable arrays, in the order of :func:`backward`'s gradients: weights, then biases."""
-        return [*self.weights, *self.biases]
-
-    def copy(self) -> Stack:
-        return Stack([w.copy() for w in self.weights], [b.copy() for b in self.biases], list(self.activations))
-
-    def select(self, models) -> Stack:
-        """Return a copy holding only the networks at positions ``models`` (repeats allowed)."""
-        models = np.asarray(models)
-        return Stack([w[models] for w in self.weights], [b[models] for b in self.biases], list(self.activations))
-
-    def then(self, other: Stack) -> Stack:
-        """Return this stack followed by ``other`` (the same arrays, not copies)."""
-        return Stack(self.weights + other.weights, self.biases + other.biases, self.activations + other.activations)
-
-
-def init_stack(sizes, acts, n_models: int, rng: np.random.Generator) -> Stack:
-    """Return ``n_models`` freshly initialized networks: He normal before ReLU, Glorot normal elsewhere, zero biases.
-
-    Parameters
-    ----------
-    sizes : layer widths, input first (e.g. ``(64, 64, 32)``).
-    acts : one activation name per layer (``"relu"``, ``"linear"``).
-    n_models : how many networks to draw; rng : the generator.
+    He at the top layer too (``output_init=None``): it is a ReLU layer, the features, not an output.
     """
-    weights, biases = [], []
-    for (fan_in, fan_out), act in zip(zip(sizes[:-1], sizes[1:], strict=True), acts, strict=True):
-        std = np.sqrt(2 / fan_in) if act == "relu" else np.sqrt(2 / (fan_in + fan_out))
-        weights.append(std * rng.standard_normal((n_models, fan_in, fan_out)))
-        biases.append(np.zeros((n_models, 1, fan_out)))
-    return Stack(weights, biases, list(acts))
-
-
-def new_encoders(n_models: int, rng: np.random.Generator) -> Stack:
-    """Return ``n_models`` fresh encoders (``ENCODER_SIZES``, ReLU): the networks every method starts from."""
-    return init_stack(ENCODER_SIZES, ("relu", "relu"), n_models, rng)
-
-
-def forward(stack: Stack, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Return ``(hs, zs)``: every layer's input then the output, and every layer's pre-activation.
-
-    ``X`` is (n, features) for the same inputs to every network, or (M, n, features).
-    """
-    hs, zs = [X], []
-    for W, b, act in zip(stack.weights, stack.biases, stack.activations, strict=True):
-        z = hs[-1] @ W + b
-        zs.append(z)
-        hs.append(activations.get(act)[0](z))
-    return hs, zs
-
-
-def predict(stack: Stack, X: np.ndarray) -> np.ndarray:
-    """Return the outputs of every network, shape (M, n, outputs)."""
-    return forward(stack, X)[0][-1]  # (n, f) @ (M, f, h) broadcasts to (M, n, h)
-
-
-def backward(stack: Stack, hs, zs, d_out: np.ndarray, *, input_gradient: bool = False):
-    """Return the gradients (ordered as :meth:`Stack.parameters`) and, if asked, the gradient for the input."""
-    d_ws, d_bs, d = [None] * len(zs), [None] * len(zs), d_out
-    for i in reversed(range(len(zs))):
-        d = d * activations.get(stack.activations[i])[1](zs[i])
-        h = np.broadcast_to(hs[i], (*d.shape[:-1], hs[i].shape[-1]))
-        d_ws[i] = np.swapaxes(h, -1, -2) @ d
-        d_bs[i] = d.sum(axis=-2, keepdims=True)
-        if i or input_gradient:  # the images need no gradient: skip one matrix product
-            d = d @ np.swapaxes(stack.weights[i], -1, -2)
-    return [*d_ws, *d_bs], d
-
-
-def mse_gradient(output: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the mean squared error of each network (shape (M,)) and its gradient with respect to ``output``."""
-    error = output - target
-    per_network = error[0].size
-    return np.mean(error**2, axis=(-2, -1)), 2 * error / per_network
-
-
-def cross_entropy_gradient(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the softmax cross-entropy of each network (shape (M,)) and its gradient with respect to the logits.
-
-    ``logits`` is (M, n, classes); ``y`` holds integer labels, (n,) shared or (M, n).
-    """
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    one_hot = np.eye(logits.shape[-1])[np.broadcast_to(y, logits.shape[:-1])]
-    n = logits.shape[-2]
-    return -np.sum(one_hot * log_p, axis=(-2, -1)) / n, (np.exp(log_p) - one_hot) / n
-
-
-def _batches(n: int, batch_size: int, n_models: int, rng: np.random.Generator):
-    """Yield, for one epoch, index arrays (M, batch): each network sees its own shuffle of ``n`` examples."""
-    orders = np.argsort(rng.random((n_models, n)), axis=1)
-    for start in range(0, n, batch_size):
-        yield orders[:, start : start + batch_size]
-
-
-def _rows(X: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Return X[index] per network: X is (n, f) shared or (M, n, f); index is (M, batch)."""
-    if X.ndim == 2:
-        return X[index]
-    return X[np.arange(len(index))[:, None], index]
+    return nets.init_net(ENCODER_SIZES, ["relu", "relu"], n_models=n_models, seed=rng, output_init=None)
 
 
 def nt_xent_gradient(z: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
@@ -320,23 +210,21 @@ def nt_xent_gradient(z: np.ndarray, temperature: float) -> tuple[np.ndarray, np.
 
 @dataclass
 class Pretrained:
-    """Encoders pretrained one per seed (a :class:`Stack` of M networks), the whole pretraining network, losses."""
+    """Encoders pretrained one per seed (one ``nets.MLP`` of M networks), the whole pretraining network, losses."""
 
     kind: str
-    encoder: Stack
-    network: Stack
+    encoder: nets.MLP
+    network: nets.MLP
     losses: np.ndarray = field(repr=False)  # (steps, M): the training loss per step
 
     @property
-    def head(self) -> Stack:
+    def head(self) -> nets.MLP:
         """Return the layers after the encoder (decoder, projection head or pair head), thrown away after."""
-        n = len(self.encoder.weights)
-        return Stack(self.network.weights[n:], self.network.biases[n:], self.network.activations[n:])
+        return self.network.layers(len(self.encoder.weights))
 
 
-def _encoder_of(network: Stack) -> Stack:
-    n = len(ENCODER_SIZES) - 1
-    return Stack(network.weights[:n], network.biases[:n], network.activations[:n])
+def _encoder_of(network: nets.MLP) -> nets.MLP:
+    return network.layers(0, len(ENCODER_SIZES) - 1)
 
 
 def pretrain_simclr(
@@ -355,18 +243,17 @@ def pretrain_simclr(
     """
     rng = np.random.default_rng([*seeds, 10])
     m = len(seeds)
-    network = new_encoders(m, rng).then(init_stack(PROJECTION_SIZES, ("relu", "linear"), m, rng))
+    network = new_encoders(m, rng).then(nets.init_net(PROJECTION_SIZES, "relu", n_models=m, seed=rng))
     params = network.parameters()
-    optimizer = Adam(params, learning_rate)
+    optimizer = nets.Adam(params, learning_rate)
     losses = []
     with single_blas_thread():
         for _ in range(steps):
             index = rng.integers(0, len(X_pool), (m, batch_size))
             views = np.concatenate([augment(X_pool[index], rng), augment(X_pool[index], rng)], axis=1)
-            hs, zs = forward(network, views)
-            loss, d_out = nt_xent_gradient(hs[-1], temperature)
-            grads, _ = backward(network, hs, zs, d_out)
-            optimizer.step(params, grads)
+            trace = nets.forward(network, views)
+            loss, d_out = nt_xent_gradient(trace.output, temperature)
+            optimizer.step(params, nets.backward(network, trace, d_out).params)
             losses.append(loss)
     return Pretrained("simclr", _encoder_of(network), network, np.array(losses))
 
@@ -377,33 +264,30 @@ def pretrain_autoencoder(
     """Pretrain one autoencoder per seed on the pool: encoder, then its mirror as decoder (linear output), MSE."""
     rng = np.random.default_rng([*seeds, 11])
     m = len(seeds)
-    network = new_encoders(m, rng).then(init_stack(ENCODER_SIZES[::-1], ("relu", "linear"), m, rng))
+    network = new_encoders(m, rng).then(nets.init_net(ENCODER_SIZES[::-1], "relu", n_models=m, seed=rng))
     params = network.parameters()
-    optimizer = Adam(params, learning_rate)
+    optimizer = nets.Adam(params, learning_rate)
     losses = []
     with single_blas_thread():
         for _ in range(steps):
             X = X_pool[rng.integers(0, len(X_pool), (m, batch_size))]
-            hs, zs = forward(network, X)
-            loss, d_out = mse_gradient(hs[-1], X)
-            grads, _ = backward(network, hs, zs, d_out)
+            loss, grads = nets.gradients(network, X, X, loss="mse")
             optimizer.step(params, grads)
             losses.append(loss)
     return Pretrained("autoencoder", _encoder_of(network), network, np.array(losses))
 
 
-def _siamese_step(encoder: Stack, head: Stack, left, right, same):
+def _siamese_step(encoder: nets.MLP, head: nets.MLP, left, right, same):
     """Return the loss per network and the gradients (encoder's, then head's) for a batch of pairs."""
-    hs_l, zs_l = forward(encoder, left)
-    hs_r, zs_r = forward(encoder, right)
-    gap = hs_l[-1] - hs_r[-1]
-    hs_h, zs_h = forward(head, np.abs(gap))
-    loss, d_out = cross_entropy_gradient(hs_h[-1], same)
-    head_grads, d_abs = backward(head, hs_h, zs_h, d_out, input_gradient=True)
-    d_gap = d_abs * np.sign(gap)
-    grads_l, _ = backward(encoder, hs_l, zs_l, d_gap)
-    grads_r, _ = backward(encoder, hs_r, zs_r, -d_gap)
-    return loss, [a + b for a, b in zip(grads_l, grads_r, strict=True)] + head_grads
+    trace_l, trace_r = nets.forward(encoder, left), nets.forward(encoder, right)
+    gap = trace_l.output - trace_r.output
+    trace_h = nets.forward(head, np.abs(gap))
+    loss, d_out = nets.softmax_cross_entropy(trace_h.output, same)
+    head_grads = nets.backward(head, trace_h, d_out, input_gradient=True)
+    d_gap = head_grads.input * np.sign(gap)
+    grads_l = nets.backward(encoder, trace_l, d_gap).params
+    grads_r = nets.backward(encoder, trace_r, -d_gap).params
+    return loss, [a + b for a, b in zip(grads_l, grads_r, strict=True)] + head_grads.params
 
 
 def pair_answers(X_pool, y_hidden, n_answers: int, seeds=SEEDS):
@@ -433,9 +317,9 @@ def pretrain_pairs(
     m = len(seeds)
     left, right, same = pair_answers(X_pool, y_hidden, n_answers, seeds)
     encoder = new_encoders(m, rng)
-    head = init_stack((ENCODER_SIZES[-1], 2), ("linear",), m, rng)
+    head = nets.init_net((ENCODER_SIZES[-1], 2), ["linear"], n_models=m, seed=rng)
     params = encoder.parameters() + head.parameters()
-    optimizer = Adam(params, learning_rate)
+    optimizer = nets.Adam(params, learning_rate)
     losses = []
     rows = np.arange(m)[:, None]
     with single_blas_thread():
@@ -472,24 +356,18 @@ def pretrain_letter_pairs(
 # ------------------------------------------------------------------------------------------------------------
 
 
-def accuracy(network: Stack, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Return the accuracy of each of the M networks on ``(X, y)``, shape (M,); X is (n, f) or (M, n, f)."""
-    with single_blas_thread():
-        return np.mean(np.argmax(predict(network, X), axis=-1) == y, axis=-1)
-
-
 @dataclass
 class Trained:
     """M classifiers after training: the networks at their last step, and at their best validation checkpoint."""
 
-    network: Stack
-    best: Stack
+    network: nets.MLP
+    best: nets.MLP
     test_accuracy: np.ndarray  # (M,): at the checkpoint with the best validation accuracy
     best_step: np.ndarray  # (M,)
 
 
 def train_classifiers(
-    network: Stack,
+    network: nets.MLP,
     X: np.ndarray,
     y: np.ndarray,
     valid: tuple[np.ndarray, np.ndarray],
@@ -498,13 +376,15 @@ def train_classifiers(
     steps: int,
     learning_rate: float,
     batch_size: int = 64,
-    train_mask=None,
     augmented=None,
     every: int = 25,
     select: bool = True,
     seed: int = 0,
 ) -> Trained:
-    """Train M classifiers (a :class:`Stack` trained in place) on their labeled sets; keep each one's best checkpoint.
+    """Train M classifiers (a :class:`utils.nets.MLP`, in place) on their labeled sets; keep each one's best checkpoint.
+
+    A loop of its own rather than :func:`utils.nets.fit`: it counts steps, not epochs, checkpoints each network at
+    its best validation accuracy, and augments some networks' batches; each step is the engine's.
 
     Parameters
     ----------
@@ -513,21 +393,20 @@ def train_classifiers(
     valid, test : ``(X, y)`` pairs, inputs (n, f) shared or (M, n, f); validation picks the checkpoint (every
         ``every`` steps and before the first), test is only measured there.
     steps, learning_rate, batch_size : Adam on minibatches (the whole set when it is smaller than a batch).
-    train_mask : optional, one (M,) array of 0/1 per layer: 0 freezes that layer of that network.
     augmented : optional (M,) booleans: those networks see fresh augmented views (:func:`augment`) of their batch.
     select : False keeps the last step instead (no early stopping; ``valid`` is then not used).
     """
     rng = np.random.default_rng([seed, 14])
     params = network.parameters()
-    optimizer = Adam(params, learning_rate)
+    optimizer = nets.Adam(params, learning_rate)
     m, n = y.shape
     best_valid, best_step = np.full(m, -1.0), np.zeros(m, dtype=np.int64)
-    batches, rows = [], np.arange(m)[:, None]
+    batches = []
 
     def checkpoint(step):
         if not select:
             return
-        val = accuracy(network, *valid)
+        val = nets.accuracy(network, *valid)
         better = val > best_valid
         best_valid[better], best_step[better] = val[better], step
         for kept, now in zip(best.parameters(), network.parameters(), strict=True):
@@ -538,36 +417,25 @@ def train_classifiers(
         checkpoint(0)
         for step in range(1, steps + 1):
             if not batches:
-                batches.extend(_batches(n, min(batch_size, n), m, rng))
+                batches.extend(nets.batches(n, min(batch_size, n), rng, m))
             index = batches.pop(0)
-            Xb = _rows(X, index)
+            Xb = nets.rows(X, index, stacked=X.ndim == 3)
             if augmented is not None and np.any(augmented):
                 Xb = Xb.copy()
                 Xb[augmented] = augment(Xb[augmented], rng)
-            hs, zs = forward(network, Xb)
-            _, d_out = cross_entropy_gradient(hs[-1], y[rows, index])
-            grads, _ = backward(network, hs, zs, d_out)
-            if train_mask is not None:
-                k = len(network.weights)
-                grads = [g * np.asarray(train_mask[i % k], np.float64)[:, None, None] for i, g in enumerate(grads)]
+            _, grads = nets.gradients(network, Xb, nets.rows(y, index, stacked=True))
             optimizer.step(params, grads)
             if step % every == 0:
                 checkpoint(step)
     best = best if select else network
     best_step = best_step if select else np.full(m, steps)
-    best_test = accuracy(best, *test)
+    best_test = nets.accuracy(best, *test)
     return Trained(network, best, best_test, best_step)
 
 
-def features(encoders: Stack, X: np.ndarray) -> np.ndarray:
-    """Return each encoder's features of ``X`` (n, 64) or (M, n, 64): shape (M, n, features)."""
-    with single_blas_thread():
-        return predict(encoders, X)
-
-
-def new_heads(n_models: int, seed: int, n_inputs: int = ENCODER_SIZES[-1]) -> Stack:
-    """Return fresh softmax layers (logits) for ``n_models`` networks."""
-    return init_stack((n_inputs, N_CLASSES), ("linear",), n_models, np.random.default_rng([seed, 15]))
+def new_heads(n_models: int, seed: int, n_inputs: int = ENCODER_SIZES[-1]) -> nets.MLP:
+    """Return fresh softmax layers (logits, Glorot normal) for ``n_models`` networks."""
+    return nets.init_net((n_inputs, N_CLASSES), ["linear"], n_models=n_models, seed=np.random.default_rng([seed, 15]))
 
 
 PROBE = {"steps": 200, "learning_rate": 1e-2, "batch_size": 64}  # one layer on cached features: cheap
@@ -575,7 +443,7 @@ FINE_TUNE = {"steps": 200, "learning_rate": 1e-3, "batch_size": 64}  # whole net
 SCRATCH = {**FINE_TUNE, "steps": 800}  # from scratch (plain and augmented): a cap its best checkpoints stay under
 
 
-def probe_then_fine_tune(encoder: Stack, X: np.ndarray, y: np.ndarray, test, *, seed: int = 0):
+def probe_then_fine_tune(encoder: nets.MLP, X: np.ndarray, y: np.ndarray, test, *, seed: int = 0):
     """Return test accuracies (probe, fine-tuned), (M,) each: ``PROBE`` steps, then ``FINE_TUNE`` steps, no stopping.
 
     The sweep's recipe without early stopping, for one labeled set ``(X, y)`` shared by the M encoders: the numpy
@@ -583,7 +451,7 @@ def probe_then_fine_tune(encoder: Stack, X: np.ndarray, y: np.ndarray, test, *, 
     """
     m = encoder.n_models
     Xs, ys = np.broadcast_to(X, (m, *X.shape)), np.broadcast_to(y, (m, len(y)))
-    codes, test_codes = features(encoder, Xs), features(encoder, test[0])
+    codes, test_codes = nets.predict(encoder, Xs), nets.predict(encoder, test[0])
     settings = {"select": False, "seed": seed}
     probe = train_classifiers(new_heads(m, seed), codes, ys, None, (test_codes, test[1]), **settings, **PROBE)
     network = encoder.copy().then(probe.network.copy())
@@ -606,10 +474,10 @@ def pretrain_all(seeds=SEEDS, split_seed: int = 0) -> dict[str, Pretrained]:
     }
 
 
-def _stack_models(stacks: list[Stack]) -> Stack:
-    """Return one Stack holding the networks of several (same shapes), in order."""
+def _stack_models(stacks: list[nets.MLP]) -> nets.MLP:
+    """Return one network stack holding the networks of several (same shapes), in order."""
     n = len(stacks[0].weights)
-    return Stack(
+    return nets.MLP(
         [np.concatenate([s.weights[i] for s in stacks]) for i in range(n)],
         [np.concatenate([s.biases[i] for s in stacks]) for i in range(n)],
         list(stacks[0].activations),
@@ -638,7 +506,7 @@ def sweep_one_count(
     probed = ["logistic", "random", *PRETRAINED]
     encoders = {"random": random} | {k: pretrained[k].encoder for k in PRETRAINED}
     codes = {"logistic": [np.broadcast_to(Z, (m, *Z.shape[-2:])) for Z in (X, Xv, Xt)]}
-    codes |= {k: [features(e, Z) for Z in (X, Xv, Xt)] for k, e in encoders.items()}
+    codes |= {k: [nets.predict(e, Z) for Z in (X, Xv, Xt)] for k, e in encoders.items()}
     tile = len(probed)
     stacked = [np.concatenate([codes[k][i] for k in probed]) for i in range(3)]
     probes = train_classifiers(
@@ -698,14 +566,14 @@ def _labeled_arrays(labels_per_class: int, seeds, split_seed: int = 0):
     return (X, y), (Xv, yv), (data[0].X_test, data[0].y_test)
 
 
-def evaluate_encoders(encoders: Stack, labels_per_class: int, seeds, split_seed: int = 0):
+def evaluate_encoders(encoders: nets.MLP, labels_per_class: int, seeds, split_seed: int = 0):
     """Return test accuracies (frozen, fine-tuned), (M,) each, of one encoder per seed, as the sweep trains them.
 
     A linear probe on cached features, then the probe's layer and the encoder fine-tuned together; both stopped on
     the validation set. For encoders outside the sweep (e.g. :func:`pretrain_letter_pairs`).
     """
     (X, y), (Xv, yv), (Xt, yt) = _labeled_arrays(labels_per_class, seeds, split_seed)
-    codes = [features(encoders, Z) for Z in (X, Xv, Xt)]
+    codes = [nets.predict(encoders, Z) for Z in (X, Xv, Xt)]
     m = len(seeds)
     probe = train_classifiers(
         new_heads(m, labels_per_class), codes[0], y, (codes[1], yv), (codes[2], yt), seed=labels_per_class, **PROBE
@@ -839,7 +707,7 @@ def pretrain_full(kind: str, seeds=SEEDS, split_seed: int = 0) -> Pretrained:
     return pretrain_pairs(X_pool, y_pool, seeds, **settings)
 
 
-def encoders_to_keras(encoders: Stack, seeds=SEEDS, name: str = "encoders"):
+def encoders_to_keras(encoders: nets.MLP, seeds=SEEDS, name: str = "encoders"):
     """Return one Keras model holding the M encoders side by side (layer ``seed{s}_{i}``), outputs concatenated."""
     import keras
 
@@ -856,11 +724,11 @@ def encoders_to_keras(encoders: Stack, seeds=SEEDS, name: str = "encoders"):
     return keras.Model(inputs, keras.layers.Concatenate(name="features", dtype="float32")(outputs), name=name)
 
 
-def encoders_from_keras(model, seeds=SEEDS) -> Stack:
-    """Return the numpy :class:`Stack` (float64) of the encoders in a model made by :func:`encoders_to_keras`."""
+def encoders_from_keras(model, seeds=SEEDS) -> nets.MLP:
+    """Return the numpy encoders (a float64 :class:`utils.nets.MLP`) of a model made by :func:`encoders_to_keras`."""
     n = len(ENCODER_SIZES) - 1
     weights = [[model.get_layer(f"seed{s}_{i}").get_weights() for s in seeds] for i in range(n)]
-    return Stack(
+    return nets.MLP(
         [np.stack([w[0] for w in layer]).astype(np.float64) for layer in weights],
         [np.stack([w[1] for w in layer])[:, None, :].astype(np.float64) for layer in weights],
         ["relu"] * n,
@@ -928,7 +796,7 @@ def compute_pretraining_view(
 # ------------------------------------------------------------------------------------------------------------
 
 
-def keras_encoder(stack: Stack | None = None, index: int = 0):
+def keras_encoder(stack: nets.MLP | None = None, index: int = 0):
     """Return a Keras ``Sequential`` encoder (``ENCODER_SIZES``, ReLU, He init), with network ``index`` of ``stack``.
 
     Without ``stack`` the weights are fresh. The numpy float64 weights are stored as float32, Keras' default.
