@@ -1,5 +1,7 @@
 """Shared helpers for the exercise-check tests: run the solutions, assert a mistake was caught."""
 
+from utils.checks._core import solution_text
+
 
 def assert_caught(result, message: str, hint: str | None) -> None:
     """Assert that a check's result failed with ``message`` in its text and ``hint`` (unless None) in its hint."""
@@ -15,5 +17,5 @@ def run_solutions(questions: dict, namespace: dict) -> dict:
     As a learner who calls ``q.solution()`` and pastes what it prints would run it.
     """
     for question in questions.values():
-        exec(question.solution_text, namespace)  # noqa: S102 (the course's own solution text)
+        exec(solution_text(question), namespace)  # noqa: S102 (the course's own solution text)
     return namespace

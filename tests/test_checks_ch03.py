@@ -35,7 +35,7 @@ def answers(solved, name):
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Every check passes on its solution, and its solution text is the one in the solutions notebook
+# Every check passes on its solution (the generated text that q.solution() prints)
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -60,8 +60,8 @@ def test_q4_shapes_keep_every_wrong_formula_apart_from_the_right_one():
     """On no tested shape does a typical wrong std coincide with 1/√fan_in (e.g. 1/√fan_out when fan_in = fan_out)."""
     for fan_in, fan_out in ch03.Q4_SHAPES:
         right = 1 / np.sqrt(fan_in)
-        for formula, _, _ in ch03._lecun_mistakes():
-            assert not np.isclose(formula(fan_in, fan_out), right, rtol=1e-3)
+        for mistake in ch03.q4.mistakes[: len(ch03._LECUN_MISTAKES)]:
+            assert not np.isclose(mistake.answer(fan_in, fan_out), right, rtol=1e-3)
 
 
 def test_q4_accepts_the_sample_std():
@@ -126,34 +126,14 @@ def _elu_with_if(z, alpha=1.0):
 @pytest.mark.parametrize(
     ("elu", "elu_grad", "message", "hint"),
     [
-        (lambda z, alpha=1.0: alpha * (np.exp(z) - 1), _elu_grad, "also to z ≥ 0", "only where z < 0"),
-        (lambda z, alpha=1.0: np.where(z >= 0, alpha * (np.exp(z) - 1), z), _elu_grad, "swapped", "z ≥ 0"),
-        (lambda z, alpha=1.0: np.where(z < 0, alpha * np.exp(z), z), _elu_grad, "α·exp(z)", "Subtract 1"),
-        (lambda z, alpha=1.0: np.maximum(0, z), _elu_grad, "this is ReLU", "np.where"),
-        (lambda z, alpha=1.0: np.where(z < 0, alpha * z, z), _elu_grad, "leaky ReLU", "np.where"),
-        (lambda z, alpha=1.0: np.where(z < 0, np.exp(z) - 1, z), _elu_grad, "ignores alpha", "np.where"),
         (lambda z: _elu(z), _elu_grad, "does not accept α", "def elu(z, alpha=1.0)"),
-        (_elu, lambda z, alpha=1.0: np.where(z < 0, np.exp(z), 1.0), "factor α is missing", "α exp(z)"),
-        (_elu, lambda z, alpha=1.0: alpha * np.exp(z), "also for z ≥ 0", "α exp(z)"),
-        (_elu, lambda z, alpha=1.0: np.where(z < 0, 0.0, 1.0), "ReLU's derivative", "α exp(z)"),
-        (_elu, _elu, "ELU itself", "α exp(z)"),
         (_elu, lambda z, alpha=1.0: _elu_grad(z, alpha) * 1.1, "finite difference", "α exp(z)"),
         (lambda z, alpha=1.0: float(np.mean(z)), _elu_grad, "returned one number", "np.where"),
         (_elu_in_place, _elu_grad, "changed its input z in place", "np.where"),
         (_elu_with_if, _elu_grad, "raised ValueError", "np.where"),
     ],
     ids=[
-        "exp branch everywhere",
-        "swapped branches",
-        "no minus one",
-        "relu",
-        "leaky",
-        "alpha ignored",
         "no alpha argument",
-        "grad without alpha",
-        "grad exp everywhere",
-        "relu grad",
-        "grad is elu",
         "grad off",
         "scalar",
         "in place",
@@ -180,31 +160,11 @@ def _selu_grad(z):
 @pytest.mark.parametrize(
     ("selu", "selu_grad", "message", "hint"),
     [
-        (lambda z: ALPHA * np.where(z < 0, LAMBDA * (np.exp(z) - 1), z), _selu_grad, "swapped", "λ α"),
-        (lambda z: _elu(z, ALPHA), _selu_grad, "λ is missing", "λ α"),
-        (lambda z: np.where(z < 0, LAMBDA * ALPHA * (np.exp(z) - 1), z), _selu_grad, "only scales", "λ α"),
-        (lambda z: LAMBDA * ALPHA * (np.exp(z) - 1), _selu_grad, "also to z ≥ 0", "λ α"),
-        (lambda z: LAMBDA * np.where(z >= 0, ALPHA * (np.exp(z) - 1), z), _selu_grad, "swapped", "λ α"),
-        (lambda z: LAMBDA * _elu(z), _selu_grad, "ELU's default", "λ α"),
         (lambda z: 1.05 * _elu(z, 1.67), _selu_grad, "rounded too much", "4 decimals"),
-        (_selu, lambda z: ALPHA * np.where(z < 0, LAMBDA * np.exp(z), 1.0), "swapped", "λ α exp(z)"),
-        (_selu, lambda z: _elu_grad(z, ALPHA), "forgets λ", "λ α exp(z)"),
-        (_selu, lambda z: LAMBDA * ALPHA * np.exp(z), "also for z ≥ 0", "λ α exp(z)"),
-        (_selu, _selu, "SELU itself", "λ α exp(z)"),
         (_selu, lambda z: _selu_grad(z) + 0.3, "finite difference", "λ α exp(z)"),
     ],
     ids=[
-        "alpha lambda swapped",
-        "no lambda",
-        "lambda on negative branch only",
-        "negative branch everywhere",
-        "branches swapped",
-        "alpha 1",
         "rounded",
-        "grad swapped",
-        "grad no lambda",
-        "grad exp everywhere",
-        "grad is selu",
         "grad off",
     ],
 )
@@ -240,12 +200,6 @@ def test_q3_data_has_20_percent_dead_units():
     [
         (lambda b: np.mean(np.all(b[0] == 0, axis=0)), "overcounts", "np.concatenate(batches)"),
         (lambda b: np.mean(np.all(b[-1] == 0, axis=0)), "overcounts", "np.concatenate(batches)"),
-        (lambda b: np.mean([np.mean(np.all(x == 0, axis=0)) for x in b]), "overcounts", "every batch"),
-        (lambda b: np.mean(np.concatenate(b) == 0), "fraction of zero outputs", "per column"),
-        (lambda b: np.mean(np.any(np.concatenate(b) == 0, axis=0)), "*some* example", "np.all"),
-        (lambda b: np.sum(np.all(np.concatenate(b) == 0, axis=0)), "number of dead units", "Divide"),
-        (lambda b: np.mean(~np.all(np.concatenate(b) == 0, axis=0)), "live units", "1 −"),
-        (lambda b: np.mean(np.all(np.concatenate(b) < 0, axis=0)), "no dead unit", "== 0"),
         (lambda b: 0.3, "expected", "Concatenate"),
         (lambda b: np.all(np.concatenate(b) == 0, axis=0), "40 booleans (one per unit)", "np.mean"),
         (
@@ -253,28 +207,16 @@ def test_q3_data_has_20_percent_dead_units():
             "overcounts",
             "np.concatenate(batches)",
         ),
-        (lambda b: np.mean(np.all(np.concatenate(b) == 0, axis=1)), "np.all(..., axis=1)", "axis=0"),
         (lambda b: np.all(np.concatenate(b) == 0), "True or False", "axis=0"),
-        (lambda b: np.mean(np.all(np.stack(b) == 0, axis=0)), "np.stack", "np.concatenate(batches)"),
-        (lambda b: 100 * np.mean(np.all(np.concatenate(b) == 0, axis=0)), "percentage", "100"),
         (lambda b: np.mean(np.all(np.concatenate(b) == 0, axis=0), keepdims=True), None, None),
     ],
     ids=[
         "first batch",
         "last batch",
-        "mean per batch",
-        "zero outputs",
-        "any",
-        "count",
-        "alive",
-        "< 0",
         "off",
         "mask",
         "first and last",
-        "axis 1",
         "no axis",
-        "stack",
-        "percent",
         "keepdims (right)",
     ],
 )
@@ -330,14 +272,8 @@ def _in_place(X):
 @pytest.mark.parametrize(
     ("lecun_std", "standardize", "message", "hint"),
     [
-        (lambda i, o: np.sqrt(2 / i), _standardize, "He's std", "1 / np.sqrt(fan_in)"),
-        (lambda i, o: np.sqrt(2 / (i + o)), _standardize, "Glorot's std", "1 / np.sqrt(fan_in)"),
-        (lambda i, o: 1 / i, _standardize, "the variance", "1 / np.sqrt(fan_in)"),
-        (lambda i, o: 1 / np.sqrt(o), _standardize, "fan_out", "1 / np.sqrt(fan_in)"),
         (lambda i, o: 0.3, _standardize, "for every layer shape", "1 / np.sqrt(fan_in)"),
         (lambda i, o: 0.1, _standardize, "for every layer shape", "1 / np.sqrt(fan_in)"),  # 1/√fan_out of (64, 100)
-        (lambda i, o: np.sqrt(3 / i), _standardize, "uniform limit", "1 / np.sqrt(fan_in)"),
-        (lambda i, o: 1 / np.sqrt(i * o), _standardize, "fan_in · fan_out", "1 / np.sqrt(fan_in)"),
         (lambda i, o: 1.1 / np.sqrt(i), _standardize, "expected", "1 / np.sqrt(fan_in)"),
         (
             lambda i, o: np.random.default_rng(0).normal(0, i**-0.5, (i, o)),
@@ -345,45 +281,17 @@ def _in_place(X):
             "not the weights themselves",
             "1 / np.sqrt(fan_in)",
         ),
-        (
-            _lecun,
-            lambda X: (X - X.min(0)) / np.where(np.ptp(X, 0) > 0, np.ptp(X, 0), 1),
-            "min-max scaling",
-            "X.mean(axis=0)",
-        ),
-        (_lecun, lambda X: X / X.max(), "largest pixel value", "X.mean(axis=0)"),
-        (_lecun, lambda X: (X - X.mean()) / X.std(), "one mean and std for the whole array", "axis=0"),
-        (_lecun, lambda X: X - X.mean(axis=0), "not scaled", "X.std(axis=0)"),
-        (_lecun, lambda X: (X - X.mean(0)) / np.where(X.var(0) > 0, X.var(0), 1), "variance", "not X.var"),
         (_lecun, lambda X: (X - X.mean(0)) / X.std(0), "NaN or infinity", "np.where(std > 0, std, 1)"),
-        (
-            _lecun,
-            lambda X: (X - X.mean(1, keepdims=True)) / X.std(1, keepdims=True),
-            "each example",
-            "axis=0",
-        ),
         (_lecun, _in_place, "in place", None),
         (_lecun, lambda X: X, "mean 0 and std 1", "X.mean(axis=0)"),
         (_lecun, lambda X: X[:10], "keep X's shape", None),
     ],
     ids=[
-        "he",
-        "glorot",
-        "variance",
-        "fan_out",
         "constant",
         "constant 0.1",
-        "uniform limit",
-        "fan product",
         "off",
         "weights",
-        "min-max",
-        "max",
-        "global stats",
-        "center only",
-        "divide by variance",
         "constant pixels",
-        "rows",
         "in place",
         "identity",
         "shape",

@@ -14,25 +14,16 @@ FUNCTIONS = {"q1": "make_model_b", "q2": "freeze_and_train", "q3": "frozen_featu
 
 
 @pytest.fixture(scope="module")
-def keras():
-    from utils.course import setup
-
-    setup()
-    import keras
-
-    return keras
-
-
-@pytest.fixture(scope="module")
 def solved(keras) -> dict:
     """Run every exercise's solution text with the notebook's imports, as a learner who pastes it would."""
-    from utils.transfer import accuracy, compile_sgd, fit_steps, split_at
+    from utils.models import compile_model
+    from utils.transfer import accuracy, fit_steps, split_at
 
     namespace = {
         "np": np,
         "keras": keras,
         "accuracy": accuracy,
-        "compile_sgd": compile_sgd,
+        "compile_model": compile_model,
         "fit_steps": fit_steps,
         "split_at": split_at,
     }
@@ -104,7 +95,8 @@ def test_q1_catches(keras, mistake, message, hint):
 
 
 def _freeze_and_train(mistake: str):
-    from utils.transfer import compile_sgd, fit_steps
+    from utils.models import compile_model
+    from utils.transfer import fit_steps
 
     def freeze_and_train(model_b, X, y):
         layers = {"partial": model_b.layers[:2], "output too": model_b.layers, "none": []}.get(
@@ -113,11 +105,11 @@ def _freeze_and_train(mistake: str):
         for layer in layers:
             layer.trainable = False
         if mistake == "tiny rate":
-            compile_sgd(model_b, learning_rate=1e-6)
+            compile_model(model_b, learning_rate=1e-6, momentum=0.9)
             fit_steps(model_b, X, y, epochs=30)
             return model_b
         if mistake != "no compile":
-            compile_sgd(model_b)
+            compile_model(model_b, learning_rate=0.05, momentum=0.9)
         fit_steps(model_b, X, y, epochs=3)
         return model_b
 
@@ -131,7 +123,11 @@ def _freeze_and_train(mistake: str):
         ("partial", "only ['dense_1', 'dense_2'] were frozen", "all four reused layers"),
         ("none", "only none were frozen", "trainable = False"),
         ("output too", "the new output layer did not change", "must stay trainable"),
-        ("tiny rate", "learning rate is too small to learn", "compile_sgd(model_b) (0.05)"),
+        (
+            "tiny rate",
+            "learning rate is too small to learn",
+            "compile_model(model_b, learning_rate=0.05, momentum=0.9), not a",
+        ),
     ],
 )
 def test_q2_catches(keras, mistake, message, hint):
@@ -140,7 +136,7 @@ def test_q2_catches(keras, mistake, message, hint):
 
 def test_q2_wants_the_model_back(keras, solved):
     def returns_a_copy(model_b, X, y):
-        from utils.transfer import copy_model
+        from utils.models import copy_model
 
         return copy_model(solved["freeze_and_train"](model_b, X, y))
 
@@ -190,15 +186,16 @@ def test_q4_catches_evaluation_on_training_data(keras, solved):
 
 
 def test_q4_catches_no_fine_tuning(keras, solved):
-    from utils.transfer import accuracy, compile_sgd, fit_steps, split_at
+    from utils.models import compile_model
+    from utils.transfer import accuracy, fit_steps, split_at
 
     def transfer_classic(model_a, X, y, X_test, y_test):  # unfreezes, but fits without compiling again
         model_b = solved["make_model_b"](model_a)
         trunk, head = split_at(model_b, 4)
         trunk.trainable = False
-        compile_sgd(head)
+        compile_model(head, learning_rate=0.05, momentum=0.9)
         fit_steps(head, np.asarray(trunk(X, training=False)), y, epochs=5)
-        compile_sgd(model_b)
+        compile_model(model_b, learning_rate=0.05, momentum=0.9)
         fit_steps(model_b, X, y, epochs=1)
         for layer in model_b.layers[2:4]:
             layer.trainable = True
@@ -214,15 +211,16 @@ def test_q4_catches_sharing_and_the_reused_output(keras):
         return keras.Sequential([keras.Input(shape=(64,)), *model_a.layers[:-1], output]), 0.5
 
     def output_reused(model_a, X, y, X_test, y_test):
-        from utils.transfer import copy_model
+        from utils.models import copy_model
 
         return copy_model(model_a), 0.5
 
     def all_unfrozen(model_a, X, y, X_test, y_test):
-        from utils.transfer import compile_sgd, copy_model, fit_steps, reuse_layers
+        from utils.models import compile_model, copy_model
+        from utils.transfer import fit_steps, reuse_layers
 
         model_b = reuse_layers(copy_model(model_a))
-        compile_sgd(model_b)
+        compile_model(model_b, learning_rate=0.05, momentum=0.9)
         fit_steps(model_b, X, y, epochs=1)
         return model_b, 0.5
 
@@ -236,12 +234,13 @@ def test_q4_wants_two_things(keras):
 
 
 def test_q2_accepts_freezing_by_looping_over_every_layer(keras):
-    from utils.transfer import compile_sgd, fit_steps
+    from utils.models import compile_model
+    from utils.transfer import fit_steps
 
     def freeze_and_train(model_b, X, y):
         for layer in model_b.layers:  # a loop over all layers, keeping only the new output trainable: right too
             layer.trainable = layer.name == "new_output"
-        compile_sgd(model_b)
+        compile_model(model_b, learning_rate=0.05, momentum=0.9)
         fit_steps(model_b, X, y, epochs=30)
         return model_b
 
@@ -250,13 +249,14 @@ def test_q2_accepts_freezing_by_looping_over_every_layer(keras):
 
 
 def test_q4_catches_a_fresh_head_fine_tuned_with_the_reused_layers(keras, solved):
-    from utils.transfer import accuracy, compile_sgd, fit_steps
+    from utils.models import compile_model
+    from utils.transfer import accuracy, fit_steps
 
     def transfer_classic(model_a, X, y, X_test, y_test):  # no head-only phase: unfreeze the top two at once
         model_b = solved["make_model_b"](model_a)
         for layer in model_b.layers[:2]:
             layer.trainable = False
-        compile_sgd(model_b, learning_rate=0.005)
+        compile_model(model_b, learning_rate=0.005, momentum=0.9)
         fit_steps(model_b, X, y, epochs=10)
         return model_b, accuracy(model_b, X_test, y_test)
 

@@ -8,6 +8,7 @@ import pytest
 from tests.checking import assert_caught
 from utils import capstone
 from utils.checks import ch08
+from utils.checks._core import solution_text
 
 QUESTIONS = {
     "vanishing": ch08.q1,
@@ -30,10 +31,19 @@ FUNCTIONS = {
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _setup():
-    from utils.course import setup
+def _setup(course_setup):
+    """Every test here builds Keras models: the course's setup first."""
 
-    setup()
+
+def _stack(activation="relu", kernel_initializer="he_normal", **options):
+    """Return the set-ups' deep MLP (DEPTH hidden layers of WIDTH units), uncompiled."""
+    return capstone.build_mlp(
+        capstone.DEPTH, capstone.WIDTH, activation, kernel_initializer=kernel_initializer, **options
+    )
+
+
+def _compiled(model):
+    return capstone.compile_model(model, learning_rate=capstone.LEARNING_RATE)
 
 
 def _solved(name: str) -> dict:
@@ -41,17 +51,19 @@ def _solved(name: str) -> dict:
     import keras
     import tensorflow as tf
 
-    from utils.capstone import compile_rnn, compile_sgd, dense_stack, sum_rnn
+    from utils.capstone import DEPTH, LEARNING_RATE, WIDTH, build_mlp, compile_model, sum_rnn
 
     namespace = {
         "keras": keras,
         "tf": tf,
-        "compile_rnn": compile_rnn,
-        "compile_sgd": compile_sgd,
-        "dense_stack": dense_stack,
+        "DEPTH": DEPTH,
+        "WIDTH": WIDTH,
+        "LEARNING_RATE": LEARNING_RATE,
+        "build_mlp": build_mlp,
+        "compile_model": compile_model,
         "sum_rnn": sum_rnn,
     }
-    exec(QUESTIONS[name].solution_text, namespace)  # noqa: S102 (the course's own solution text)
+    exec(solution_text(QUESTIONS[name]), namespace)  # noqa: S102 (the course's own solution text)
     return namespace
 
 
@@ -85,7 +97,8 @@ def test_a_lower_learning_rate_for_dead_units_is_named_symptom_only():
 
 def test_a_lower_learning_rate_on_the_mystery_is_named_symptom_only():
     def slower_mystery():
-        return capstone.compile_sgd(capstone.dense_stack("relu", capstone.normal(0.02), bias=-1.0), learning_rate=0.005)
+        model = _stack("relu", capstone.normal(0.02), bias_initializer=-1.0)
+        return capstone.compile_model(model, learning_rate=0.005)
 
     assert_caught(ch08.q7.evaluate(("dead", "init_too_small"), slower_mystery), "treats a symptom only", None)
 
@@ -114,20 +127,22 @@ def test_an_unknown_diagnosis_says_where_the_keys_are():
 
 def test_a_shallow_network_is_not_a_repair():
     def shallow():
-        return capstone.compile_sgd(capstone.dense_stack("sigmoid", depth=2))
+        return _compiled(capstone.build_mlp(2, capstone.WIDTH, "sigmoid", kernel_initializer="he_normal"))
 
     assert_caught(ch08.q1.evaluate("vanishing", shallow), "a shallower network trains", "Keep the 8 hidden layers")
 
 
 def test_an_uncompiled_model_is_caught():
-    assert_caught(ch08.q2.evaluate("exploding", lambda: capstone.dense_stack()), "not compiled", "Compile it")
+    assert_caught(ch08.q2.evaluate("exploding", lambda: _stack()), "not compiled", "Compile it")
 
 
 def test_a_transfer_without_freezing_is_caught():
     def unfrozen(base):
         import keras
 
-        model = keras.Sequential([keras.Input(shape=(64,)), *base.layers[:-1], keras.layers.Dense(5, "softmax")])
+        model = keras.Sequential(
+            [keras.Input(shape=(64,)), *base.layers[:-1], keras.layers.Dense(5, "softmax", name="head")]
+        )
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
         return model
 
@@ -157,7 +172,7 @@ def test_he_std_for_32_inputs_passes_q2():
     """normal(0.25) is He's std for the 32-unit hidden layers: a correct repair, judged on its last epochs."""
 
     def fixed_exploding():
-        return capstone.compile_sgd(capstone.dense_stack("relu", capstone.normal(0.25)))
+        return _compiled(_stack("relu", capstone.normal(0.25)))
 
     result = ch08.q2.evaluate("exploding", fixed_exploding)
     assert result.passed, result.message
@@ -188,7 +203,9 @@ def test_an_uncompiled_transfer_model_is_told_not_compiled():
     def uncompiled(base):
         import keras
 
-        model = keras.Sequential([keras.Input(shape=(64,)), *base.layers[:-1], keras.layers.Dense(5, "softmax")])
+        model = keras.Sequential(
+            [keras.Input(shape=(64,)), *base.layers[:-1], keras.layers.Dense(5, "softmax", name="head")]
+        )
         for layer in model.layers[:-1]:
             layer.trainable = False
         return model
@@ -200,7 +217,9 @@ def test_a_smoke_test_fit_before_freezing_is_not_blamed_on_compile():
     def smoke_tested(base):
         import keras
 
-        model = keras.Sequential([keras.Input(shape=(64,)), *base.layers[:-1], keras.layers.Dense(5, "softmax")])
+        model = keras.Sequential(
+            [keras.Input(shape=(64,)), *base.layers[:-1], keras.layers.Dense(5, "softmax", name="head")]
+        )
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
         data = capstone.transfer_data()
         model.fit(data.X_train[:10], data.y_train[:10], epochs=1, verbose=0)
@@ -220,7 +239,9 @@ def test_a_copy_left_unfrozen_is_not_said_to_share_the_base():
 
         copy = keras.models.clone_model(base)
         copy.set_weights(base.get_weights())
-        model = keras.Sequential([keras.Input(shape=(64,)), *copy.layers[:-1], keras.layers.Dense(5, "softmax")])
+        model = keras.Sequential(
+            [keras.Input(shape=(64,)), *copy.layers[:-1], keras.layers.Dense(5, "softmax", name="head")]
+        )
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
         return model
 
@@ -231,13 +252,13 @@ def test_a_copy_left_unfrozen_is_not_said_to_share_the_base():
 
 def test_the_sharing_solution_of_old_still_passes_but_the_fix_copies():
     """Freezing and compiling shared layers keeps them unchanged too; the course's solution copies them first."""
-    assert "clone_model" in ch08.q5.solution_text and "set_weights" in ch08.q5.solution_text
+    assert "clone_model" in solution_text(ch08.q5) and "set_weights" in solution_text(ch08.q5)
     assert ch08.q5.evaluate("frozen_train", capstone.broken_transfer).passed is False
 
 
 def test_nothing_seen_by_the_doctor_gives_a_hint_that_does_not_send_the_learner_to_it():
     def too_slow():
-        return capstone.compile_sgd(capstone.dense_stack("relu", "he_normal"), learning_rate=1e-4)
+        return capstone.compile_model(_stack(), learning_rate=1e-4)
 
     result = ch08.q1.evaluate("vanishing", too_slow)
     assert_caught(result, "none that the doctor sees", "look at the training itself")
@@ -245,6 +266,23 @@ def test_nothing_seen_by_the_doctor_gives_a_hint_that_does_not_send_the_learner_
 
 
 def test_the_rnn_solution_uses_global_clipnorm():
-    assert "global_clipnorm=1.0" in ch08.q6.solution_text and "clipnorm=1.0)" not in ch08.q6.solution_text.replace(
-        "global_clipnorm=1.0)", ""
-    )
+    text = solution_text(ch08.q6)
+    assert "global_clipnorm=1.0" in text and "clipnorm=1.0)" not in text.replace("global_clipnorm=1.0)", "")
+
+
+def test_a_new_head_named_like_a_reused_layer_gets_a_hint():
+    """Keras names an unnamed Dense dense, dense_1, ...: one can clash with the reused dense_1 (a real learner trap)."""
+
+    def clashing(base):
+        import keras
+
+        for layer in base.layers[:-1]:
+            layer.trainable = False
+        head = keras.layers.Dense(5, activation="softmax", name="dense_1")  # what Keras' automatic name can be
+        model = keras.Sequential([keras.Input(shape=(64,)), *base.layers[:-1], head])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+        return model
+
+    result = ch08.q5.evaluate("frozen_train", clashing)
+    assert not result.passed and "unique names" in result.message
+    assert "name='head'" in result.hint

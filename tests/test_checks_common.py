@@ -1,14 +1,14 @@
 """What every exercise check owes a learner, for every chapter's checks at once (found, not listed).
 
-Chapter files (tests/test_checks_chNN.py) test what is specific: each check passes on its solution and
-catches that exercise's typical mistakes with the intended hint.
+Every declared typical mistake (``Exercise.mistakes``) is run through its check here and must get its own message
+and hint. Chapter files (tests/test_checks_chNN.py) test what is specific: each check passes on its solution, and
+catches the mistakes that are not declared as data (shapes, types, order, code errors).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import pkgutil
 import re
 
@@ -17,8 +17,8 @@ import pytest
 
 import utils.checks
 from tests.checking import assert_caught
-from tests.notebooks import ROOT
-from utils.checks._core import Exercise, Wrong, as_array, as_float, call, close, single_number
+from tools.notebooks import ROOT
+from utils.checks._core import Exercise, Wrong, as_array, as_float, call, close, single_number, solution_text
 
 
 def _exercises():
@@ -74,15 +74,10 @@ def test_every_chapter_with_exercises_has_checks():
 
 
 @pytest.mark.parametrize(("chapter", "question"), EXERCISES)
-def test_solution_text_matches_the_solutions_notebook(chapter, question):
-    notebook = next((ROOT / "solutions").glob(f"{chapter[2:]}_*.ipynb"))
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    in_notebook = {line.split("#")[0].strip() for line in code.splitlines()}
-    missing = [
-        line for line in question.solution_text.strip().splitlines() if line.split("#")[0].strip() not in in_notebook
-    ]
-    assert not missing, f"{question.name}: solution_text drifted from {notebook.name}: {missing}"
+def test_every_exercise_has_a_generated_solution(chapter, question):
+    """``make exercises`` writes the solution regions per exercise (its ``--check`` keeps them in step)."""
+    text = solution_text(question)
+    assert "no solution is recorded" not in text and "BEGIN SOLUTION" not in text, question.name
 
 
 @pytest.mark.parametrize(("chapter", "question"), EXERCISES)
@@ -95,9 +90,37 @@ def test_hints_grow_and_the_solution_prints(chapter, question, capsys):
         second = capsys.readouterr().out
         assert first.count("Hint") == 1 and second.count("Hint") == min(2, len(question.hints))
         question.solution()
-        assert question.solution_text.strip() in capsys.readouterr().out
+        assert solution_text(question) in capsys.readouterr().out
     finally:
         question._hints_shown = 0
+
+
+def _mistakes():
+    for param in EXERCISES:
+        chapter, question = param.values
+        for i, mistake in enumerate(question.mistakes):
+            yield pytest.param(question, mistake, id=f"{param.id}-{i}")
+
+
+def _pattern(text: str) -> str:
+    """Return a regular expression for a declared text whose ``{placeholders}`` may hold anything."""
+    return ".+?".join(re.escape(part) for part in re.split(r"\{[^{}]*\}", text))
+
+
+@pytest.mark.parametrize(("question", "mistake"), list(_mistakes()))
+def test_every_declared_mistake_is_caught_with_its_own_message(question, mistake):
+    """A typical mistake is declared once, as data: the check, run on its answer, names it with its message and hint."""
+    result = question.evaluate(*question.answers_with(mistake))
+    assert not result.passed, f"{question.name}: the check passed the mistake {mistake.message!r}"
+    assert re.search(_pattern(mistake.message), result.message), (mistake.message, result.message)
+    assert re.fullmatch(_pattern(mistake.hint or ""), result.hint or ""), (mistake.hint, result.hint)
+
+
+def test_the_references_pass():
+    for param in EXERCISES:
+        chapter, question = param.values
+        if question.reference:
+            assert question.evaluate(*question.reference).passed, param.id
 
 
 @pytest.mark.parametrize(("chapter", "question"), EXERCISES)
@@ -138,7 +161,7 @@ def test_every_wrong_broken_answer_gets_a_hint_or_says_what_is_expected(chapter,
 
 
 def test_an_error_of_the_check_itself_is_not_blamed_on_the_learner():
-    question = Exercise("a check that fails on its own", {}.__getitem__, hints=[], solution_text="")
+    question = Exercise("a check that fails on its own", {}.__getitem__, hints=[])
     result = question.evaluate("an answer")
     assert not result.passed and "your code raised" not in result.message
     assert "could not read your answer" in result.message and "KeyError" in result.message and result.hint
@@ -151,7 +174,7 @@ def test_an_error_in_the_learners_code_names_their_line_and_the_call():
     def checker(function):
         call(function, 1, what="`learner(1)`")
 
-    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(learner)
+    result = Exercise("a check", checker, hints=[]).evaluate(learner)
     assert "your code raised KeyError" in result.message and "of learner" in result.message
     assert "`learner(1)`" in result.message
 
@@ -160,7 +183,7 @@ def test_a_function_with_other_parameters_is_told_so():
     def checker(function):
         call(function, 1, 2, what="`f(a, b)`")
 
-    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(lambda a: a)
+    result = Exercise("a check", checker, hints=[]).evaluate(lambda a: a)
     assert_caught(result, "the check passes 2 arguments", "`def` line")
 
 
@@ -250,9 +273,7 @@ def test_a_tensor_of_text_is_refused_and_a_size_1_tensor_is_a_number():
 )
 def test_a_demo_after_a_pass_gets_a_size_1_array_as_a_number(value, capsys):
     """ch05 q2's demo used to crash after a pass on np.percentile(norms, [90]) (a shape (1,) array)."""
-    question = Exercise(
-        "a number", lambda x: as_float(x, "x"), hints=[], solution_text="", on_pass=lambda x: print(f"{x:.2f}")
-    )
+    question = Exercise("a number", lambda x: as_float(x, "x"), hints=[], on_pass=lambda x: print(f"{x:.2f}"))
     assert question.check(value)
     out = capsys.readouterr().out
     assert "1.25" in out and "could not run" not in out
@@ -269,7 +290,7 @@ def _run(learner, *args):
     def checker(function):
         call(function, *args, what="`learner(...)`")
 
-    return Exercise("a check", checker, hints=[], solution_text="").evaluate(learner)
+    return Exercise("a check", checker, hints=[]).evaluate(learner)
 
 
 def test_an_error_raised_inside_numpys_cython_is_located_at_the_learners_line():
@@ -311,7 +332,7 @@ def test_an_error_in_code_run_by_tf_function_is_mapped_back_to_the_learners_line
     def checker(function):
         tf.function(function)(tf.ones(3))
 
-    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(step)
+    result = Exercise("a check", checker, hints=[]).evaluate(step)
     assert "your code raised AttributeError" in result.message and "of step" in result.message
     assert "y.numpy()" in result.message and "tf.function" in result.message
     assert (
@@ -347,7 +368,7 @@ def test_the_checks_own_failure_after_the_learners_code_returned_is_not_blamed_o
     from utils.checks import _core
 
     checker.__code__ = checker.__code__.replace(co_filename=_core.__file__)  # as if written in utils/checks
-    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(learner)
+    result = Exercise("a check", checker, hints=[]).evaluate(learner)
     assert "your code raised" not in result.message and "please report" in result.message
     assert "KeyError" in result.message and "type and shape" in result.hint
 
@@ -355,11 +376,15 @@ def test_the_checks_own_failure_after_the_learners_code_returned_is_not_blamed_o
 def test_a_declared_mistake_pairs_its_message_and_hint():
     from utils.checks._core import Mistake
 
-    mistake = Mistake("the threshold {value:g} clips every step.", "Pick it from a healthy run's norms, not {value:g}.")
+    mistake = Mistake(
+        0.5, "the threshold {value:g} clips every step.", "Pick it from a healthy run's norms, not {value:g}."
+    )
     wrong = mistake.wrong(value=0.5)
     assert isinstance(wrong, Wrong) and wrong.message == "the threshold 0.5 clips every step."
     assert wrong.hint == "Pick it from a healthy run's norms, not 0.5."
-    assert Mistake("no hint").wrong().hint is None
+    assert Mistake(None, "no hint").wrong().hint is None
+    assert mistake.gives(0.5) and not mistake.gives(0.6)
+    assert not Mistake(lambda x: 1 / x, "a mistake that cannot run on a case").gives(1.0, (0,))
 
 
 def test_an_op_that_fails_as_a_graph_runs_is_located_at_the_learners_line():
@@ -375,7 +400,7 @@ def test_an_op_that_fails_as_a_graph_runs_is_located_at_the_learners_line():
     from utils.checks import _core
 
     checker.__code__ = checker.__code__.replace(co_filename=_core.__file__)  # the check's own code calls it
-    result = Exercise("a check", checker, hints=[], solution_text="").evaluate(step)
+    result = Exercise("a check", checker, hints=[]).evaluate(step)
     assert "your code raised InvalidArgumentError: indices[0] = 5 is not in [0, 3)" in result.message
     assert "of step" in result.message and "tf.gather(" in result.message
     assert "Graph execution error" not in result.message and "{{node" not in result.message

@@ -7,7 +7,6 @@ in backups, idempotence, and every untouched exercise notebook running top to bo
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -17,18 +16,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools import make_exercises as mx
+from tools.notebooks import ROOT
+
 EXERCISES = sorted((ROOT / "exercises").glob("[0-9][0-9]_*.ipynb"))
-
-
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("make_exercises", ROOT / "tools" / "make_exercises.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mx = _load_generator()
 
 # ------------------------------------------------------------------------------------------------------------
 # Placeholders
@@ -299,6 +290,32 @@ def test_marker_errors_fail_the_command_with_the_cell(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------------------------
+# The solution texts that q.solution() prints: generated, per exercise, never kept by hand
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_each_region_goes_to_the_next_check_under_its_def_line():
+    cells = [
+        f'def f(x):\n    """Add one."""\n    {B}    return x + 1  # why\n    {E}',
+        "ch99.q1.check(f)",
+        f"{B}a = 1\n{E}\n\n\ndef g():\n    {B}    return a\n    {E}\n\nch99.q2.check(a, g)",
+        f"{B}b = 2\n{E}\nch98.q3.check(b)",  # another chapter's check takes nothing: b waits for ch99's next
+    ]
+    nb = {"cells": [{"cell_type": "code", "source": source} for source in cells]}
+    assert mx.solution_texts(nb, "ch99") == {
+        "ch99.q1": "def f(x):\n    return x + 1  # why",
+        "ch99.q2": "a = 1\n\n\ndef g():\n    return a",
+    }
+
+
+def test_the_solutions_file_is_written_and_guarded(course):
+    (course / mx.SOLUTIONS_FILE).parent.mkdir(parents=True)
+    assert mx.problems(course) == [f"{mx.SOLUTIONS_FILE.as_posix()}: out of step with solutions/"]
+    assert f"wrote {mx.SOLUTIONS_FILE.as_posix()}" in mx.generate(course)
+    assert mx.problems(course) == [] and mx.generate(course) == []
+
+
+# ------------------------------------------------------------------------------------------------------------
 # The course's own exercises
 # ------------------------------------------------------------------------------------------------------------
 
@@ -312,6 +329,8 @@ def test_exercises_are_in_step_with_solutions():
 def test_regenerating_the_course_changes_nothing(tmp_path):
     for folder in ("solutions", "exercises"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns(".backup"))
+    (tmp_path / mx.SOLUTIONS_FILE).parent.mkdir(parents=True)
+    shutil.copy(ROOT / mx.SOLUTIONS_FILE, tmp_path / mx.SOLUTIONS_FILE)
     before = _snapshot(tmp_path)
     assert mx.generate(tmp_path) == []
     assert _snapshot(tmp_path) == before
@@ -335,10 +354,10 @@ def test_exercise_notebooks_hold_no_solution_and_parse(path):
 
 @pytest.mark.parametrize("path", EXERCISES, ids=[p.name for p in EXERCISES])
 def test_untouched_exercise_notebooks_run_without_errors(path):
-    from tests.notebooks import executor
+    from tools import executor
 
     nb = nbformat.read(path, as_version=4)
-    executor().execute(nb, path.parent, timeout=300)  # run in exercises/, as JupyterLab does
+    executor.execute(nb, path.parent, timeout=300)  # run in exercises/, as JupyterLab does
     problems = []
     for cell in nb.cells:
         for output in cell.get("outputs", []):

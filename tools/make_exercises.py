@@ -14,6 +14,10 @@ Outputs, execution counts, execution timings and ``metadata.widgets`` are droppe
 line becomes "(exercises)"; everything else (cell ids, tags, text) is kept as it is, so diffs stay small.
 The output is deterministic: running this twice changes nothing.
 
+The solution regions are also written, per exercise, to ``utils/checks/solutions.json`` (package data: what
+``q.solution()`` prints). A region belongs to the exercise whose check (``chNN.qK.check(``) comes next in the
+notebook; an indented region is shown under the lines that enclose it (its ``def`` line), without its docstring.
+
 Learners' edits are never lost. ``exercises/.generated.json`` records a hash of each notebook as it was last
 written. An exercise notebook that differs from that record (edited in JupyterLab, say) is moved to the
 git-ignored ``exercises/.backup/NAME.<timestamp>.ipynb`` before the fresh one is written, and the backup's
@@ -33,14 +37,19 @@ import textwrap
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+if not __package__:  # run as `python tools/make_exercises.py`: import `tools` from the course folder, as `-m` does
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.notebooks import NOTEBOOK_GLOB, ROOT, render  # noqa: E402
+
 MANIFEST = ".generated.json"
 BACKUP_DIR = ".backup"
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
 TODO = "# your code here"
 TITLE_FROM, TITLE_TO = "(solutions)", "(exercises)"
+SOLUTIONS_FILE = Path("utils") / "checks" / "solutions.json"  # managed only in a root that has utils/checks/
+CHECK_CALL = re.compile(r"\bch(\d\d)\.(q\d+)\.check\(")
 RUN_METADATA = ("execution", "ExecuteTime")  # per-cell timings written by nbclient and JupyterLab extensions
 
 
@@ -163,15 +172,89 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def render(nb: dict) -> str:
-    """Return ``nb`` serialized the way nbformat writes notebooks (sorted keys, one-space indent)."""
-    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-
-
 def exercise_text(solution_path: Path) -> str:
     """Return the exercise notebook's text for one solution notebook."""
     solution = json.loads(_read(solution_path))
     return render(make_exercise(solution, where=solution_path.name))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The solution texts that ``q.solution()`` prints, one per exercise
+# ------------------------------------------------------------------------------------------------------------
+
+
+def solution_chunks(source: str) -> list[tuple[int, str]]:
+    """Return (line index of its END, text) for each solution region of a cell, under its enclosing lines."""
+    lines = source.split("\n")
+    chunks, start = [], None
+    for number, line in enumerate(lines):
+        if BEGIN.match(line):
+            start = number
+        elif END.match(line) and start is not None:
+            header = _enclosing(lines, start, len(BEGIN.match(lines[start])["indent"]))
+            chunks.append((number, "\n".join(header + lines[start + 1 : number]).rstrip()))
+            start = None
+    return chunks
+
+
+def _enclosing(lines: list[str], start: int, indent: int) -> list[str]:
+    """Return the lines that open the blocks around line ``start`` (a ``def`` line, ...), outermost first."""
+    header: list[str] = []
+    for line in reversed(lines[:start]):
+        width = len(line) - len(line.lstrip())
+        if line.strip() and width < indent and not line.lstrip().startswith(("#", '"', "'")):
+            header.insert(0, line)
+            indent = width
+        if indent == 0:
+            break
+    return header
+
+
+def _join(chunks: list[str]) -> str:
+    """Join a question's chunks as code is written: two blank lines around a function, none between statements."""
+    text = ""
+    for chunk in chunks:
+        opens = chunk.lstrip().startswith(("def ", "class ", "@"))
+        if text:
+            text += "\n\n\n" if opens or text.lstrip().startswith(("def ", "class ", "@")) else "\n"
+        text += chunk
+    return text
+
+
+def solution_texts(solution: dict, chapter: str) -> dict[str, str]:
+    """Return {"chNN.qK": solution text} of one solution notebook (JSON dict): each region goes to the next check."""
+    texts: dict[str, list[str]] = {}
+    pending: list[str] = []
+    for cell in solution.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = _text(cell.get("source", ""))
+        chunks = solution_chunks(source)  # each is pending from its END line on
+        for number, line in enumerate(source.split("\n")):
+            pending.extend(text for end, text in chunks if end == number)
+            for found in CHECK_CALL.finditer(line):
+                if found[1] == chapter[2:] and pending:
+                    texts.setdefault(f"{chapter}.{found[2]}", []).extend(pending)
+                    pending = []
+    return {key: _join(chunks) for key, chunks in texts.items()}
+
+
+def expected_solutions(root: Path) -> str | None:
+    """Return the text of ``utils/checks/solutions.json`` for ``root`` (None where it has no utils/checks/)."""
+    if not (root / SOLUTIONS_FILE).parent.is_dir():
+        return None
+    texts: dict[str, str] = {}
+    for path in sorted((root / "solutions").glob(NOTEBOOK_GLOB)):
+        texts |= solution_texts(json.loads(_read(path)), f"ch{path.name[:2]}")
+    about = "Written by tools/make_exercises.py from the solution regions of solutions/*.ipynb: do not edit."
+    return json.dumps({"about": about, "solutions": texts}, indent=1, ensure_ascii=False) + "\n"
+
+
+def stale_solutions(root: Path) -> str | None:
+    """Return the text ``utils/checks/solutions.json`` should hold when the file differs from it, else None."""
+    text = expected_solutions(root)
+    path = root / SOLUTIONS_FILE
+    return text if text is not None and not (path.exists() and _read(path) == text) else None
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -228,6 +311,8 @@ def problems(root: Path) -> list[str]:
     in_step = manifest.exists() and _read(manifest) == manifest_text(hashes)
     if not in_step and (expected or manifest.exists()):
         found.append(f"exercises/{MANIFEST}: out of step")
+    if stale_solutions(root) is not None:
+        found.append(f"{SOLUTIONS_FILE.as_posix()}: out of step with solutions/")
     return found
 
 
@@ -265,6 +350,10 @@ def generate(root: Path, *, stamp: str | None = None) -> list[str]:
     if not manifest_path.exists() or _read(manifest_path) != manifest:
         manifest_path.write_text(manifest, encoding="utf-8", newline="\n")
         done.append(f"wrote exercises/{MANIFEST}")
+    solutions = stale_solutions(root)
+    if solutions is not None:
+        (root / SOLUTIONS_FILE).write_text(solutions, encoding="utf-8", newline="\n")
+        done.append(f"wrote {SOLUTIONS_FILE.as_posix()}")
     return done
 
 

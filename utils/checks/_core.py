@@ -1,16 +1,20 @@
 """The exercise-check machinery: ``q.check(answer)``, ``q.hint()``, ``q.solution()``, after learntools.
 
 A check never raises on a learner's answer: a wrong, unfinished or crashing answer prints what is wrong and a
-hint. Each chapter's module (``utils.checks.ch01``...) defines one :class:`Exercise` per question.
+hint. Each chapter's module (``utils.checks.ch01``...) defines one :class:`Exercise` per question, with its
+reference answers and typical :class:`Mistake` s as data (the tests run the check on every one of them).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import json
 import linecache
 import math
 import numbers
 import re
+import sys
 import sysconfig
 import traceback
 import warnings
@@ -35,18 +39,94 @@ class Wrong(Exception):  # noqa: N818 (read as "the answer is wrong", not as an 
 
 @dataclass(frozen=True)
 class Mistake:
-    """A typical mistake, declared once with the message that names it and the hint that fits that message.
+    """A typical mistake, declared once: a wrong ``answer`` a learner would give, the message that names it, the hint.
 
-    A checker raises ``mistake.wrong(**values)``, and its test asserts that very text: the hint can then never
-    follow a message it contradicts. ``message`` and ``hint`` may hold ``{placeholders}`` for ``values``.
+    ``answer`` is what the learner would write (a function with the exercise's parameters, or a value); for an
+    exercise that takes several answers, ``slot`` says which one it stands for (the others being right). The check
+    runs ``answer`` on the same case as the learner's answer to recognize it (:func:`name_mistake`), and the tests
+    run the check on ``answer`` itself: it must be told exactly this message and hint. ``message`` and ``hint`` may
+    hold ``{placeholders}`` filled by :meth:`wrong`.
     """
 
+    answer: object
     message: str
     hint: str | None = None
+    slot: int = 0
 
-    def wrong(self, **values) -> Wrong:
-        """Return the :class:`Wrong` to raise, with ``values`` filled into the message and the hint."""
-        return Wrong(self.message.format(**values), self.hint.format(**values) if self.hint else None)
+    def wrong(self, prefix: str = "", **values) -> Wrong:
+        """Return the :class:`Wrong` to raise: ``prefix`` and the message (``values`` filled in), and the hint."""
+        hint = self.hint.format(**values) if self.hint and values else self.hint
+        return Wrong(prefix + (self.message.format(**values) if values else self.message), hint)
+
+    def gives(self, got, args: tuple = (), compare: Callable | None = None, run: Callable | None = None) -> bool:
+        """Return True when this mistake's answer, run on ``args`` (a function's), gives what the learner got.
+
+        ``run(answer)``, when given, runs the answer as the check ran the learner's (e.g. a whole training run).
+        """
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                if run is not None:
+                    expected = run(self.answer)
+                else:
+                    expected = self.answer(*args) if callable(self.answer) else self.answer
+            except Exception:  # noqa: BLE001 (a mistake that cannot run on this case is not the learner's)
+                return False
+        return (compare or close)(got, expected)
+
+
+def name_mistake(
+    got,
+    args: tuple,
+    mistakes,
+    *,
+    compare: Callable | None = None,
+    run: Callable | None = None,
+    prefix: str = "",
+    values: dict | None = None,
+) -> None:
+    """Raise the :class:`Wrong` of the first of ``mistakes`` whose answer, run on ``args``, gives ``got``.
+
+    ``prefix`` goes before its message, and ``values`` fill the message's and the hint's ``{placeholders}``.
+    """
+    for mistake in mistakes:
+        if mistake.gives(got, args, compare, run):
+            raise mistake.wrong(prefix, **(values or {}))
+
+
+def against_reference(
+    function: Callable,
+    reference: Callable,
+    cases,
+    mistakes=(),
+    *,
+    otherwise: Callable[..., Wrong],
+    run: Callable | None = None,
+    compare: Callable | None = None,
+    mistaken: Callable | None = None,
+    prefix: Callable[..., str] | None = None,
+) -> None:
+    """Check a learner's function case by case: the loop every function exercise runs (after learntools).
+
+    For each ``args`` in ``cases``, get the learner's result with ``run(function, *args)`` (default: :func:`call`
+    on copies of the arrays; a ``run`` also reads the result, raising Wrong on a wrong type or shape) and compare
+    it with ``reference(*args)``. Where they differ, raise the first of ``mistakes`` whose answer gives the
+    learner's result on those same ``args`` (compared with ``mistaken``, default ``compare``; ``prefix(got, args)``
+    before its message), else ``otherwise(got, expected, args)``.
+    """
+    compare = compare or close
+    for args in cases:
+        got = run(function, *args) if run else call(function, *_copies(args))
+        expected = reference(*args)
+        if compare(got, expected):
+            continue
+        name_mistake(got, args, mistakes, compare=mistaken or compare, prefix=prefix(got, args) if prefix else "")
+        raise otherwise(got, expected, args)
+
+
+def _copies(args: tuple) -> tuple:
+    """Return copies of the array arguments, so that a function that writes into its input changes no case."""
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
 
 class Unanswered(Wrong):
@@ -88,18 +168,28 @@ class Verdict:
 
 @dataclass
 class Exercise:
-    """One exercise: a checker, a list of hints (shown one more per call of :meth:`hint`) and a solution.
+    """One exercise: a checker, a list of hints (shown one more per call of :meth:`hint`), its typical mistakes.
 
     ``checker(answer)`` returns normally when the answer is right and raises :class:`Wrong` when it is not;
-    any other exception is the learner's code failing, and is reported as such, never re-raised.
+    any other exception is the learner's code failing, and is reported as such, never re-raised. ``reference``
+    holds right answers (one per answer the check takes) and ``mistakes`` the typical wrong ones, as data: the
+    tests run the check on each mistake's answer (the other answers from ``reference``). The solution printed by
+    :meth:`solution` is generated from the solutions notebook (``make exercises``), never kept by hand.
     """
 
     name: str
     checker: Callable
     hints: list[str]
-    solution_text: str
     on_pass: Callable | None = None  # a demo that uses the learner's (correct) answer
+    reference: tuple = ()
+    mistakes: tuple[Mistake, ...] = ()
     _hints_shown: int = field(default=0, repr=False)
+
+    def answers_with(self, mistake: Mistake) -> tuple:
+        """Return the answers that give ``mistake``: the reference's, with the mistake's answer in its slot."""
+        answers = list(self.reference) or [None]
+        answers[mistake.slot] = mistake.answer
+        return tuple(answers)
 
     def evaluate(self, *answer) -> Result:
         """Return the :class:`Result` of checking ``answer`` without printing (used by tests)."""
@@ -139,8 +229,32 @@ class Exercise:
             print(f"💡 Hint {i}/{len(self.hints)}: {text}")
 
     def solution(self) -> None:
-        """Print the solution."""
-        print(f"Solution to {self.name}:\n{self.solution_text.strip()}")
+        """Print the solution (the solutions notebook's code for this exercise)."""
+        print(f"Solution to {self.name}:\n{solution_text(self)}")
+
+
+_SOLUTIONS = Path(__file__).with_name("solutions.json")  # written by tools/make_exercises.py
+
+
+@functools.cache
+def _solutions() -> dict[str, str]:
+    return json.loads(_SOLUTIONS.read_text(encoding="utf-8"))["solutions"]
+
+
+def exercise_key(exercise: Exercise) -> str | None:
+    """Return ``"chNN.qK"`` for an exercise of a chapter module (found by identity), or None."""
+    for name, module in list(sys.modules.items()):
+        if re.fullmatch(r"utils\.checks\.ch\d\d", name):
+            for key, value in vars(module).items():
+                if value is exercise:
+                    return f"{name.rsplit('.', 1)[1]}.{key}"
+    return None
+
+
+def solution_text(exercise: Exercise) -> str:
+    """Return the solution of ``exercise`` from the generated ``solutions.json`` (or say there is none)."""
+    text = _solutions().get(exercise_key(exercise) or "")
+    return text if text is not None else "(no solution is recorded for this exercise: see the solutions notebook)"
 
 
 def _unanswered(answer) -> bool:
@@ -287,6 +401,13 @@ def _failure(exc: Exception) -> Result:
 
 
 _ERROR_HINTS = (  # (exception type, words of its message, hint): errors with a usual cause in exercise code
+    (
+        ValueError,
+        "should have unique names",
+        "Give your new layer a name of its own, e.g. Dense(5, activation='softmax', name='head'): the reused layers "
+        "are called dense_1, dense_2..., and the automatic name of a new Dense (dense, dense_1, ...) can be one of "
+        "them, more so each time the cell runs again.",
+    ),
     (
         ValueError,
         "truth value of an array",

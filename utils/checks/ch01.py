@@ -8,14 +8,23 @@ scale that keeps a 30-layer tanh network healthy. Each is an :class:`~utils.chec
 
 from __future__ import annotations
 
-import functools
-import warnings
 from itertools import permutations
 
 import numpy as np
 
 from utils.activations import sigmoid, sigmoid_grad, tanh_grad
-from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close, elementwise
+from utils.checks._core import (
+    Exercise,
+    Mistake,
+    Wrong,
+    against_reference,
+    as_array,
+    as_callable,
+    as_float,
+    call,
+    close,
+    elementwise,
+)
 
 # ------------------------------------------------------------------------------------------------------------
 # Exercise 1: the logistic function's derivative
@@ -24,63 +33,67 @@ from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float,
 Q1_GRID = np.linspace(-10, 10, 81)  # contains z = 0, where the slope peaks
 
 
-def _check_logistic_derivative(function) -> None:
-    function = as_callable(function, "logistic_derivative")
-    z = Q1_GRID.copy()
-    values = elementwise(function, z, what="`logistic_derivative(z)`")
-    if close(values, sigmoid_grad(z), rtol=1e-4, atol=1e-7):
-        return
-    for expected, message, hint in _Q1_MISTAKES:
-        if close(values, expected(z), rtol=1e-3, atol=1e-6):
-            raise Wrong(message, hint)
-    worst = int(np.argmax(np.abs(values - sigmoid_grad(z))))
-    raise Wrong(
-        f"at z = {z[worst]:g} your function gives {values[worst]:.4g}, the derivative is {sigmoid_grad(z[worst]):.4g}.",
-        "σ'(z) = σ(z) · (1 − σ(z)) with σ(z) = 1 / (1 + exp(−z)); test your function at z = 0, where it is 0.25.",
-    )
-
-
-_Q1_MISTAKES = [
-    (
+_Q1_MISTAKES = (
+    Mistake(
         sigmoid,
         "this is the logistic function σ(z) itself, not its derivative.",
         "Differentiate it: σ'(z) = σ(z) · (1 − σ(z)).",
     ),
-    (
+    Mistake(
         tanh_grad,
         "this is the derivative of tanh, 1 − tanh²(z) (largest value 1), not of the logistic function.",
         "The logistic function is σ(z) = 1 / (1 + exp(−z)); its derivative is σ(z) · (1 − σ(z)).",
     ),
-    (
+    Mistake(
         lambda z: z * (1 - z),
         "you computed z · (1 − z): the formula s · (1 − s) needs s = σ(z), not z.",
         "Compute s = 1 / (1 + np.exp(-z)) first, then return s * (1 - s).",
     ),
-    (
+    Mistake(
         lambda z: np.exp(-z) / (1 + np.exp(-z)),
         "you computed exp(−z) / (1 + exp(−z)): the denominator must be squared.",
         "σ'(z) = exp(−z) / (1 + exp(−z))², which is the same as σ(z) · (1 − σ(z)).",
     ),
-    (
+    Mistake(
         lambda z: -sigmoid_grad(z),
         "your values are negative: the logistic function increases everywhere, so its slope is positive.",
         "Check the sign: σ'(z) = σ(z) · (1 − σ(z)) > 0.",
     ),
-]
+)
+
+
+def _off_at_worst(values, expected, args) -> Wrong:
+    (z,) = args
+    worst = int(np.argmax(np.abs(values - expected)))
+    return Wrong(
+        f"at z = {z[worst]:g} your function gives {values[worst]:.4g}, the derivative is {expected[worst]:.4g}.",
+        "σ'(z) = σ(z) · (1 − σ(z)) with σ(z) = 1 / (1 + exp(−z)); test your function at z = 0, where it is 0.25.",
+    )
+
+
+def _check_logistic_derivative(function) -> None:
+    against_reference(
+        as_callable(function, "logistic_derivative"),
+        sigmoid_grad,
+        [(Q1_GRID,)],
+        _Q1_MISTAKES,
+        run=lambda f, z: elementwise(f, z, what="`logistic_derivative(z)`"),
+        compare=lambda got, expected: close(got, expected, rtol=1e-4, atol=1e-7),
+        mistaken=lambda got, expected: close(got, expected, rtol=1e-3, atol=1e-6),
+        otherwise=_off_at_worst,
+    )
+
 
 q1 = Exercise(
     name="the logistic derivative",
     checker=_check_logistic_derivative,
+    reference=(sigmoid_grad,),
+    mistakes=_Q1_MISTAKES,
     hints=[
         "The logistic function is σ(z) = 1 / (1 + exp(−z)); its derivative can be written with σ itself.",
         "σ'(z) = σ(z) · (1 − σ(z)). Compute s = 1 / (1 + np.exp(-z)) first.",
         "Use numpy (np.exp), so that z may be an array: `s = 1 / (1 + np.exp(-z))`, then `return s * (1 - s)`.",
     ],
-    solution_text="""
-def logistic_derivative(z):
-    s = 1 / (1 + np.exp(-z))
-    return s * (1 - s)
-""",
 )
 
 # ------------------------------------------------------------------------------------------------------------
@@ -195,15 +208,16 @@ def _check_best_case(best: float) -> None:
 
 def _demo_max_slope(max_slope, z_at_max, best_case_10) -> None:
     """Compare the bound with the mean slopes measured in a freshly initialized 10-layer sigmoid MLP."""
+    from utils import nets
     from utils.blas import single_blas_thread
-    from utils.mlp import forward, init_mlp
+    from utils.mlp import init_mlp  # the float32 draws the solutions notebook's printed numbers come from
 
     products, means = [], []
     for seed in range(3):
         mlp = init_mlp([64] + [100] * DEPTH_Q2 + [10], "sigmoid", seed=seed)
         x = np.random.default_rng(seed).standard_normal((256, 64), dtype=np.float32)
         with single_blas_thread():  # small products: extra threads only wait on a busy CPU
-            zs, _ = forward(mlp, x)
+            zs = nets.forward(mlp, x).pre
         slopes = [float(sigmoid_grad(z).mean()) for z in zs[:-1]]
         means += slopes
         products.append(float(np.prod(slopes)))
@@ -224,11 +238,6 @@ q2 = Exercise(
         "Backpropagation multiplies the gradient by σ'(z) once per layer: 10 layers, 10 factors of at most max_slope.",
         "best_case_10 = max_slope ** 10.",
     ],
-    solution_text="""
-max_slope = float(np.max(logistic_derivative(z)))
-z_at_max = float(z[np.argmax(logistic_derivative(z))])
-best_case_10 = max_slope**10
-""",
     on_pass=_demo_max_slope,
 )
 
@@ -241,12 +250,11 @@ Q3_PLAIN_SOFTMAX = (False, True)  # the second model's softmax hides no logits: 
 Q3_BATCH_STARTS = (0, 128)  # the notebook's batch (X_train[:128]) for the first model, another one for the second
 
 
-@functools.cache
 def _q3_batch(n: int = 128, start: int = 0):
     """Return ``n`` training digits from ``start`` (0: the batch the exercise's notebook defines as x, y)."""
-    from utils.data import load_digits_splits
+    from utils.data import digits
 
-    splits = load_digits_splits()
+    splits = digits()
     return splits.X_train[start : start + n], splits.y_train[start : start + n]
 
 
@@ -278,67 +286,69 @@ def _plain_softmax(z):
     return tf.nn.softmax(z)
 
 
-def _q3_candidates(model, x, y) -> dict[str, np.ndarray]:
-    """Return the right norms (the course's diagnostics) and the typical wrong ones, by name."""
+def _right_norms(model, x, y) -> np.ndarray:
+    """Return the per-layer kernel gradient norms as the course's diagnostics compute them."""
     import keras
-    import tensorflow as tf
 
     from utils.diagnostics import keras_layer_stats
 
-    kernels = [layer.kernel for layer in model.layers]
-    biases = [layer.bias for layer in model.layers]
-    with tf.GradientTape(persistent=True) as tape:
-        probs = model(x)
-        loss = keras.losses.SparseCategoricalCrossentropy()(y, probs)
-        summed = keras.losses.SparseCategoricalCrossentropy(reduction="sum")(y, probs)
-        with warnings.catch_warnings():  # Keras warns about from_logits=True on its softmax: the mistake we model
-            warnings.simplefilter("ignore")
-            as_logits = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, probs)
-    grads = [g.numpy() for g in tape.gradient(loss, kernels)]
-    norms = np.array([np.linalg.norm(g) for g in grads])
-    return {
-        "right": keras_layer_stats(model, x, y, keras.losses.SparseCategoricalCrossentropy()).grad_norm,
-        "reversed": norms[::-1],
-        "bias": np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(loss, biases)]),
-        "std": np.array([np.std(g) for g in grads]),
-        "mean_abs": np.array([np.mean(np.abs(g)) for g in grads]),
-        "squared": norms**2,
-        "weights": np.array([np.linalg.norm(k.numpy()) for k in kernels]),
-        "summed": np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(summed, kernels)]),
-        "from_logits": np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(as_logits, kernels)]),
-    }
+    return keras_layer_stats(model, x, y, keras.losses.SparseCategoricalCrossentropy()).grad_norm
 
 
-_Q3_MISTAKES = {
-    "reversed": (
+def _gradients(model, x, y, of: str = "kernel", **loss_options) -> list[np.ndarray]:
+    """Return the loss gradient for each layer's ``of`` (kernel or bias), the loss built with ``loss_options``."""
+    import keras
+    import tensorflow as tf
+
+    variables = [getattr(layer, of) for layer in model.layers]
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy(**loss_options)(y, model(x))
+    return [g.numpy() for g in tape.gradient(loss, variables)]
+
+
+def _per_layer(reduce=np.linalg.norm, **options):
+    """Return a (wrong) layer_gradient_norms that reduces each layer's gradient with ``reduce``."""
+    return lambda model, x, y: np.array([reduce(g) for g in _gradients(model, x, y, **options)])
+
+
+_Q3_MISTAKES = (
+    Mistake(
+        lambda model, x, y: _right_norms(model, x, y)[::-1],
         "your norms are in the reverse order.",
         "List the layers from the lowest (next to the input) to the output layer, as model.layers does.",
     ),
-    "bias": (
+    Mistake(
+        _per_layer(of="bias"),
         "these are the norms of the bias gradients.",
         "Take the gradient with respect to each layer's kernel (layer.kernel), not its bias.",
     ),
-    "std": (
+    Mistake(
+        _per_layer(np.std),
         "these are the standard deviations of the kernel gradients, not their norms.",
         "The norm is sqrt(sum of squares): tf.norm(g) or np.linalg.norm(g), not np.std(g).",
     ),
-    "mean_abs": (
+    Mistake(
+        _per_layer(lambda g: np.mean(np.abs(g))),
         "these are the mean absolute values of the kernel gradients, not their norms.",
         "The norm is sqrt(sum of squares): tf.norm(g) or np.linalg.norm(g).",
     ),
-    "squared": (
+    Mistake(
+        _per_layer(lambda g: np.sum(g**2)),
         "these are the squared norms.",
         "Take the square root of the sum of squares: tf.norm(g) or np.linalg.norm(g).",
     ),
-    "weights": (
+    Mistake(
+        lambda model, x, y: np.array([np.linalg.norm(layer.kernel.numpy()) for layer in model.layers]),
         "these are the norms of the kernels themselves, not of their gradients.",
         "Use tape.gradient(loss, kernels) and take the norms of what it returns.",
     ),
-    "summed": (
+    Mistake(
+        _per_layer(reduction="sum"),
         "your norms are batch-size times too large: the loss was summed over the batch, not averaged.",
         "Use keras.losses.SparseCategoricalCrossentropy() with its default (mean) reduction.",
     ),
-    "from_logits": (
+    Mistake(  # Keras warns about from_logits=True on its own softmax: Mistake.gives silences it
+        _per_layer(from_logits=True),
         "your loss treats the model's outputs as logits (from_logits=True), but this model ends with a softmax: "
         "its outputs are already probabilities, so the loss applies a second softmax. (Keras' TensorFlow backend "
         "quietly undoes this for its own softmax layer, with a warning; the check's second model uses "
@@ -347,38 +357,51 @@ _Q3_MISTAKES = {
         "keras.losses.SparseCategoricalCrossentropy()(y, model(x)). from_logits=True is for a last layer with "
         "no activation.",
     ),
-}
+)
+
+
+def _q3_cases():
+    """Yield (model, x, y): the check's two models, each with its batch."""
+    for (depth, width), start, plain in zip(Q3_ARCHITECTURES, Q3_BATCH_STARTS, Q3_PLAIN_SOFTMAX, strict=True):
+        yield (q3_model(depth, width, plain_softmax=plain), *_q3_batch(start=start))
+
+
+def _close_norms(got, expected) -> bool:
+    return close(got, expected, rtol=1e-3, atol=1e-9)
+
+
+def _norms_differ(norms, expected, args) -> Wrong:
+    model, x, _ = args
+    if not np.array_equal(x, _q3_batch()[0]) and _close_norms(norms, _right_norms(model, *_q3_batch())):
+        return Wrong(
+            "your norms are those of the notebook's batch (x, y = the first 128 training digits), not of the "
+            "batch the check passed: your function uses the notebook's variables instead of its arguments.",
+            "Inside the function, use only its parameters model, x and y (rename them if they clash with the "
+            "notebook's), so that it works for any model and batch.",
+        )
+    if len(set(np.round(np.asarray(norms), 12))) == 1:
+        return Wrong("every layer got the same number.", "Compute one norm per layer, in a loop.")
+    return Wrong(
+        f"on a {len(model.layers) - 1}-layer sigmoid model, your norms {_fmt(norms)} differ from "
+        f"keras_layer_stats' {_fmt(expected)}.",
+        "Compute the loss inside the tape: keras.losses.SparseCategoricalCrossentropy()(y, model(x)); "
+        "then tape.gradient(loss, [layer.kernel for layer in model.layers]). Use the function's own model, "
+        "x and y, not the notebook's.",
+    )
 
 
 def _check_gradient_norms(function) -> None:
-    function = as_callable(function, "layer_gradient_norms")
-    for (depth, width), start, plain in zip(Q3_ARCHITECTURES, Q3_BATCH_STARTS, Q3_PLAIN_SOFTMAX, strict=True):
-        model = q3_model(depth, width, plain_softmax=plain)
-        x, y = _q3_batch(start=start)
-        expected = _q3_candidates(model, x, y)
-        result = call(function, model, x.copy(), y.copy(), what="`layer_gradient_norms(model, x, y)`")
-        norms = _as_norms(result, model)
-        if close(norms, expected["right"], rtol=1e-3, atol=1e-9):
-            continue
-        for name, (message, hint) in _Q3_MISTAKES.items():
-            if close(norms, expected[name], rtol=1e-3, atol=1e-9):
-                raise Wrong(message, hint)
-        if start != 0 and close(norms, _q3_candidates(model, *_q3_batch())["right"], rtol=1e-3, atol=1e-9):
-            raise Wrong(
-                "your norms are those of the notebook's batch (x, y = the first 128 training digits), not of the "
-                "batch the check passed: your function uses the notebook's variables instead of its arguments.",
-                "Inside the function, use only its parameters model, x and y (rename them if they clash with the "
-                "notebook's), so that it works for any model and batch.",
-            )
-        if len(set(np.round(np.asarray(norms), 12))) == 1:
-            raise Wrong("every layer got the same number.", "Compute one norm per layer, in a loop.")
-        raise Wrong(
-            f"on a {depth}-layer sigmoid model, your norms {_fmt(norms)} differ from keras_layer_stats' "
-            f"{_fmt(expected['right'])}.",
-            "Compute the loss inside the tape: keras.losses.SparseCategoricalCrossentropy()(y, model(x)); "
-            "then tape.gradient(loss, [layer.kernel for layer in model.layers]). Use the function's own model, "
-            "x and y, not the notebook's.",
-        )
+    against_reference(
+        as_callable(function, "layer_gradient_norms"),
+        _right_norms,
+        _q3_cases(),
+        _Q3_MISTAKES,
+        run=lambda f, model, x, y: _as_norms(
+            call(f, model, x.copy(), y.copy(), what="`layer_gradient_norms(model, x, y)`"), model
+        ),
+        compare=_close_norms,
+        otherwise=_norms_differ,
+    )
 
 
 def _as_norms(result, model) -> np.ndarray:
@@ -451,6 +474,8 @@ def _demo_gradient_norms(function) -> None:
 q3 = Exercise(
     name="per-layer kernel gradient norms",
     checker=_check_gradient_norms,
+    reference=(_right_norms,),
+    mistakes=_Q3_MISTAKES,
     hints=[
         "Open a tf.GradientTape, and inside it run the model and compute the loss: "
         "loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x)).",
@@ -458,14 +483,6 @@ q3 = Exercise(
         "tape.gradient(loss, [layer.kernel for layer in model.layers]).",
         "A gradient's norm is one number per layer: float(tf.norm(g)), lowest layer first; return them as an array.",
     ],
-    solution_text="""
-def layer_gradient_norms(model, x, y):
-    kernels = [layer.kernel for layer in model.layers]
-    with tf.GradientTape() as tape:
-        loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x))
-    grads = tape.gradient(loss, kernels)
-    return np.array([float(tf.norm(g)) for g in grads])
-""",
     on_pass=_demo_gradient_norms,
 )
 
@@ -590,14 +607,5 @@ q4 = Exercise(
         "Well below 1 the activations shrink layer after layer; well above 1 tanh saturates and gradients explode.",
         "Pick a value in the middle of the range that works, not at its edge, and try it with other seeds.",
     ],
-    solution_text="""
-for s in (0.5, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0):
-    stats = compute_gradient_flow(depth=30, width=100, activation="tanh", scale=s)
-    print(
-        f"scale {s:.1f}: last hidden std {stats.act_std[-2]:.3f}, "
-        f"saturated {stats.frac_saturated[:-1].mean():.1%}, gradient ratio {stats.vanishing_ratio():.2g}"
-    )
-scale = 1.2
-""",
     on_pass=_demo_scale,
 )

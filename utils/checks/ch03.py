@@ -8,18 +8,23 @@ self-normalizes. Each is an :class:`~utils.checks._core.Exercise`: ``q1.check(..
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from utils import activations as A
 from utils.checks._core import (
     BadSignature,
     Exercise,
+    Mistake,
     Wrong,
+    against_reference,
     as_callable,
     as_float,
     call,
     close,
     elementwise,
+    name_mistake,
     refuse_text,
 )
 
@@ -42,13 +47,6 @@ def _finite_difference(function, z, *args) -> np.ndarray:
     return (call(function, z + FD_STEP, *args) - call(function, z - FD_STEP, *args)) / (2 * FD_STEP)
 
 
-def _first_match(values, mistakes, z, rtol=1e-3, atol=1e-6) -> None:
-    """Raise the Wrong of the first typical mistake that ``values`` reproduce."""
-    for expected, message, hint in mistakes:
-        if close(values, expected(z), rtol=rtol, atol=atol):
-            raise Wrong(message, hint)
-
-
 def _worst_point(values, expected, z, what: str, hint: str) -> Wrong:
     worst = int(np.argmax(np.abs(values - expected)))
     return Wrong(f"at z = {z[worst]:g} {what} gives {values[worst]:.4g}, expected {expected[worst]:.4g}.", hint)
@@ -67,74 +65,89 @@ ELU_GRAD_HINT = (
 )
 
 
-def _elu_mistakes(alpha):
-    return [
-        (
-            lambda z: alpha * (np.exp(z) - 1),
-            "your ELU applies α (exp(z) − 1) to every z, also to z ≥ 0: there ELU is the identity (ELU(2) = 2).",
-            "Use the exponential branch only where z < 0: `np.where(z < 0, alpha * np.expm1(np.minimum(z, 0)), z)`.",
-        ),
-        (
-            lambda z: np.where(z >= 0, alpha * (np.exp(z) - 1), z),
-            "your branches are swapped: the negative branch α (exp(z) − 1) is applied to z ≥ 0.",
-            "ELU(z) = z where z ≥ 0, and α (exp(z) − 1) where z < 0.",
-        ),
-        (
-            lambda z: np.where(z < 0, alpha * np.exp(z), z),
-            "for z < 0 you have α·exp(z): ELU would jump from α to 0 at z = 0. It is α (exp(z) − 1), which "
-            "goes to 0 at z = 0 and to −α far left.",
-            "Subtract 1 inside: α (exp(z) − 1), which np.expm1 computes: `alpha * np.expm1(np.minimum(z, 0))`.",
-        ),
-        (
-            lambda z: np.maximum(0, z),
-            "this is ReLU: ELU is not 0 for z < 0 but α (exp(z) − 1), a smooth curve down to −α.",
-            ELU_HINT,
-        ),
-        (
-            lambda z: np.where(z < 0, alpha * z, z),
-            "this is leaky ReLU (a straight line α z for z < 0); ELU bends: α (exp(z) − 1).",
-            ELU_HINT,
-        ),
-    ]
+_ELU_MISTAKES = (
+    Mistake(
+        lambda z, alpha=1.0: A.elu(z, 1.0),
+        "elu(z, 0.5) gives the same as elu(z, 1.0): your function ignores alpha.",
+        ELU_HINT,
+    ),
+    Mistake(
+        lambda z, alpha=1.0: alpha * (np.exp(z) - 1),
+        "your ELU applies α (exp(z) − 1) to every z, also to z ≥ 0: there ELU is the identity (ELU(2) = 2).",
+        "Use the exponential branch only where z < 0: `np.where(z < 0, alpha * np.expm1(np.minimum(z, 0)), z)`.",
+    ),
+    Mistake(
+        lambda z, alpha=1.0: np.where(z >= 0, alpha * (np.exp(z) - 1), z),
+        "your branches are swapped: the negative branch α (exp(z) − 1) is applied to z ≥ 0.",
+        "ELU(z) = z where z ≥ 0, and α (exp(z) − 1) where z < 0.",
+    ),
+    Mistake(
+        lambda z, alpha=1.0: np.where(z < 0, alpha * np.exp(z), z),
+        "for z < 0 you have α·exp(z): ELU would jump from α to 0 at z = 0. It is α (exp(z) − 1), which "
+        "goes to 0 at z = 0 and to −α far left.",
+        "Subtract 1 inside: α (exp(z) − 1), which np.expm1 computes: `alpha * np.expm1(np.minimum(z, 0))`.",
+    ),
+    Mistake(
+        lambda z, alpha=1.0: np.maximum(0, z),
+        "this is ReLU: ELU is not 0 for z < 0 but α (exp(z) − 1), a smooth curve down to −α.",
+        ELU_HINT,
+    ),
+    Mistake(
+        lambda z, alpha=1.0: np.where(z < 0, alpha * z, z),
+        "this is leaky ReLU (a straight line α z for z < 0); ELU bends: α (exp(z) − 1).",
+        ELU_HINT,
+    ),
+)
 
-
-def _elu_grad_mistakes(alpha):
-    return [
+_ELU_GRAD_MISTAKES = tuple(
+    Mistake(answer, message, ELU_GRAD_HINT, slot=1)
+    for answer, message in (
         (
-            lambda z: np.where(z < 0, np.exp(z), 1.0),
+            lambda z, alpha=1.0: np.where(z < 0, np.exp(z), 1.0),
             "for z < 0 your derivative is exp(z): the factor α is missing (ELU'(z) = α exp(z)).",
-            ELU_GRAD_HINT,
         ),
         (
-            lambda z: alpha * np.exp(z),
+            lambda z, alpha=1.0: alpha * np.exp(z),
             "your derivative uses α exp(z) for every z, also for z ≥ 0, where ELU is z and its slope is 1.",
-            ELU_GRAD_HINT,
         ),
         (
-            lambda z: np.where(z < 0, 0.0, 1.0),
+            lambda z, alpha=1.0: np.where(z < 0, 0.0, 1.0),
             "this is ReLU's derivative: ELU's slope for z < 0 is α exp(z), not 0 (that is why its units never die).",
-            ELU_GRAD_HINT,
         ),
-        (
-            lambda z: np.where(z < 0, alpha * (np.exp(z) - 1), z),
-            "this is ELU itself, not its derivative.",
-            ELU_GRAD_HINT,
-        ),
-    ]
+        (lambda z, alpha=1.0: np.where(z < 0, alpha * (np.exp(z) - 1), z), "this is ELU itself, not its derivative."),
+    )
+)
+SMOOTH = np.abs(Z) > 1e-3  # finite differences are meaningless at the kink, which may go either way
 
 
-def _check_elu_function(elu) -> None:
-    for alpha in (1.0, 0.5):
-        values = _with_alpha(elu, Z, alpha, "elu(z, alpha)")
-        expected = A.elu(Z, alpha)
-        if close(values, expected, rtol=1e-5, atol=1e-7):
-            continue
-        if alpha != 1.0 and close(values, A.elu(Z, 1.0), rtol=1e-5, atol=1e-7):
-            raise Wrong("elu(z, 0.5) gives the same as elu(z, 1.0): your function ignores alpha.", ELU_HINT)
-        _first_match(values, _elu_mistakes(alpha), Z)
-        if not close(values[Z_POS], Z[Z_POS], rtol=1e-6, atol=1e-8):
-            raise Wrong("for z > 0 ELU is the identity, ELU(z) = z; yours changes positive inputs.", ELU_HINT)
-        raise _worst_point(values, expected, Z, f"elu(z, {alpha:g})", ELU_HINT)
+def _typical(got, expected, rtol=1e-3) -> bool:
+    """Return True when ``got`` is a typical mistake's values (a looser tolerance than a right answer's)."""
+    return close(got, expected, rtol=rtol, atol=1e-6)
+
+
+def _tight(got, expected) -> bool:
+    return close(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def _elu_off(values, expected, args) -> Wrong:
+    z, alpha = args
+    if not close(values[Z_POS], z[Z_POS], rtol=1e-6, atol=1e-8):
+        return Wrong("for z > 0 ELU is the identity, ELU(z) = z; yours changes positive inputs.", ELU_HINT)
+    return _worst_point(values, expected, z, f"elu(z, {alpha:g})", ELU_HINT)
+
+
+def _slope_off(elu):
+    def otherwise(slopes, expected, args) -> Wrong:
+        z, alpha = args
+        numeric = _finite_difference(elu, z, alpha)
+        worst = int(np.argmax(np.abs(slopes - expected) * SMOOTH))
+        return Wrong(
+            f"at z = {z[worst]:g}, elu_grad(z, {alpha:g}) gives {slopes[worst]:.4g}, but the finite difference "
+            f"(elu(z + h) − elu(z − h)) / 2h of your elu gives {numeric[worst]:.4g}.",
+            ELU_GRAD_HINT,
+        )
+
+    return otherwise
 
 
 def _check_order(function, derivative, name: str, *args) -> None:
@@ -155,40 +168,40 @@ def _check_order(function, derivative, name: str, *args) -> None:
 def _check_elu(elu, elu_grad) -> None:
     elu, elu_grad = as_callable(elu, "elu"), as_callable(elu_grad, "elu_grad")
     _check_order(elu, A.elu_grad, "elu", 1.0)
-    _check_elu_function(elu)
-    for alpha in (1.0, 0.5):
-        slopes = _with_alpha(elu_grad, Z, alpha, "elu_grad(z, alpha)")
-        expected = A.elu_grad(Z, alpha)
-        smooth = np.abs(Z) > 1e-3  # finite differences are meaningless at the kink
-        if close(slopes[smooth], expected[smooth], rtol=1e-5, atol=1e-7):
-            continue
-        _first_match(slopes, _elu_grad_mistakes(alpha), Z)
-        numeric = _finite_difference(elu, Z, alpha)
-        worst = int(np.argmax(np.abs(slopes - expected) * smooth))
-        raise Wrong(
-            f"at z = {Z[worst]:g}, elu_grad(z, {alpha:g}) gives {slopes[worst]:.4g}, but the finite difference "
-            f"(elu(z + h) − elu(z − h)) / 2h of your elu gives {numeric[worst]:.4g}.",
-            ELU_GRAD_HINT,
-        )
+    cases = [(Z, 1.0), (Z, 0.5)]
+    against_reference(
+        elu,
+        A.elu,
+        cases,
+        _ELU_MISTAKES,
+        run=lambda f, z, alpha: _with_alpha(f, z, alpha, "elu(z, alpha)"),
+        compare=_tight,
+        mistaken=_typical,
+        otherwise=_elu_off,
+    )
+    against_reference(
+        elu_grad,
+        A.elu_grad,
+        cases,
+        _ELU_GRAD_MISTAKES,
+        run=lambda f, z, alpha: _with_alpha(f, z, alpha, "elu_grad(z, alpha)"),
+        compare=lambda got, expected: _tight(got[SMOOTH], expected[SMOOTH]),
+        mistaken=_typical,
+        otherwise=_slope_off(elu),
+    )
 
 
 q1 = Exercise(
     name="ELU and its derivative",
     checker=_check_elu,
+    reference=(A.elu, A.elu_grad),
+    mistakes=_ELU_MISTAKES + _ELU_GRAD_MISTAKES,
     hints=[
         "Two branches: z for z ≥ 0, α (exp(z) − 1) for z < 0. np.where(condition, a, b) picks between them; "
         "it computes both branches everywhere, so keep exp's argument ≤ 0 with np.minimum(z, 0).",
         ELU_HINT,
         ELU_GRAD_HINT + " Check it yourself with a finite difference: (elu(z + 1e-5) − elu(z − 1e-5)) / 2e-5.",
     ],
-    solution_text="""
-def elu(z, alpha=1.0):
-    return np.where(z < 0, alpha * np.expm1(np.minimum(z, 0)), z)  # no exp overflow for large z
-
-
-def elu_grad(z, alpha=1.0):
-    return np.where(z < 0, alpha * np.exp(np.minimum(z, 0)), 1.0)
-""",
 )
 
 # ------------------------------------------------------------------------------------------------------------
@@ -214,85 +227,104 @@ def _selu_grad_like(alpha, lam):
     return lambda z: lam * np.where(z < 0, alpha * np.exp(z), 1.0)
 
 
-SELU_MISTAKES = [
-    (
-        _selu_like(LAMBDA, ALPHA),
-        "α and λ are swapped: λ ≈ 1.0507 is the overall scale (both branches), α ≈ 1.6733 sits inside the "
-        "negative branch.",
-        SELU_HINT,
-    ),
-    (
-        _selu_like(ALPHA, 1.0),
-        "λ is missing: SELU is λ · ELU_α, so both branches are multiplied by λ ≈ 1.0507 (SELU(1) = 1.0507).",
-        SELU_HINT,
-    ),
-    (
-        lambda z: np.where(z < 0, LAMBDA * ALPHA * (np.exp(z) - 1), z),
-        "λ only scales your negative branch: for z ≥ 0 SELU is λ z, not z (SELU(1) = 1.0507).",
-        SELU_HINT,
-    ),
-    (
-        lambda z: LAMBDA * ALPHA * (np.exp(z) - 1),
-        "your SELU applies the negative branch λ α (exp(z) − 1) to every z, also to z ≥ 0, where it is λ z.",
-        SELU_HINT,
-    ),
-    (
-        lambda z: LAMBDA * np.where(z >= 0, ALPHA * (np.exp(z) - 1), z),
-        "your branches are swapped: the exponential branch is applied to z ≥ 0.",
-        SELU_HINT,
-    ),
-    (
-        _selu_like(1.0, LAMBDA),
-        "your α is 1 (ELU's default): SELU's α is 1.6733, chosen with λ so that mean 0 and variance 1 are a "
-        "fixed point.",
-        SELU_HINT,
-    ),
-]
+SELU_MISTAKES = tuple(
+    Mistake(answer, message, SELU_HINT)
+    for answer, message in (
+        (
+            _selu_like(LAMBDA, ALPHA),
+            "α and λ are swapped: λ ≈ 1.0507 is the overall scale (both branches), α ≈ 1.6733 sits inside the "
+            "negative branch.",
+        ),
+        (
+            _selu_like(ALPHA, 1.0),
+            "λ is missing: SELU is λ · ELU_α, so both branches are multiplied by λ ≈ 1.0507 (SELU(1) = 1.0507).",
+        ),
+        (
+            lambda z: np.where(z < 0, LAMBDA * ALPHA * (np.exp(z) - 1), z),
+            "λ only scales your negative branch: for z ≥ 0 SELU is λ z, not z (SELU(1) = 1.0507).",
+        ),
+        (
+            lambda z: LAMBDA * ALPHA * (np.exp(z) - 1),
+            "your SELU applies the negative branch λ α (exp(z) − 1) to every z, also to z ≥ 0, where it is λ z.",
+        ),
+        (
+            lambda z: LAMBDA * np.where(z >= 0, ALPHA * (np.exp(z) - 1), z),
+            "your branches are swapped: the exponential branch is applied to z ≥ 0.",
+        ),
+        (
+            _selu_like(1.0, LAMBDA),
+            "your α is 1 (ELU's default): SELU's α is 1.6733, chosen with λ so that mean 0 and variance 1 are a "
+            "fixed point.",
+        ),
+    )
+)
 
-SELU_GRAD_MISTAKES = [
-    (
-        _selu_grad_like(LAMBDA, ALPHA),
-        "α and λ are swapped in your derivative: λ ≈ 1.0507 multiplies both branches, α ≈ 1.6733 only the "
-        "negative one.",
-        SELU_GRAD_HINT,
-    ),
-    (
-        _selu_grad_like(ALPHA, 1.0),
-        "your derivative forgets λ: SELU'(z) = λ for z ≥ 0 and λ α exp(z) for z < 0.",
-        SELU_GRAD_HINT,
-    ),
-    (
-        lambda z: LAMBDA * ALPHA * np.exp(z),
-        "your derivative uses λ α exp(z) for every z, also for z ≥ 0, where the slope is λ.",
-        SELU_GRAD_HINT,
-    ),
-    (_selu_like(ALPHA, LAMBDA), "this is SELU itself, not its derivative.", SELU_GRAD_HINT),
-]
+SELU_GRAD_MISTAKES = tuple(
+    Mistake(answer, message, SELU_GRAD_HINT, slot=1)
+    for answer, message in (
+        (
+            _selu_grad_like(LAMBDA, ALPHA),
+            "α and λ are swapped in your derivative: λ ≈ 1.0507 multiplies both branches, α ≈ 1.6733 only the "
+            "negative one.",
+        ),
+        (
+            _selu_grad_like(ALPHA, 1.0),
+            "your derivative forgets λ: SELU'(z) = λ for z ≥ 0 and λ α exp(z) for z < 0.",
+        ),
+        (
+            lambda z: LAMBDA * ALPHA * np.exp(z),
+            "your derivative uses λ α exp(z) for every z, also for z ≥ 0, where the slope is λ.",
+        ),
+        (_selu_like(ALPHA, LAMBDA), "this is SELU itself, not its derivative."),
+    )
+)
+
+
+def _selu_off(values, expected, args) -> Wrong:
+    if close(values, expected, rtol=1e-2, atol=1e-4):
+        return Wrong(
+            "close, but your constants are rounded too much.",
+            "Use at least 4 decimals, α ≈ 1.6733 and λ ≈ 1.0507 (or the exact values in the setup cell).",
+        )
+    return _worst_point(values, expected, args[0], "selu(z)", SELU_HINT)
+
+
+def _selu_slope_off(selu):
+    def otherwise(slopes, expected, args) -> Wrong:
+        numeric = _finite_difference(selu, Z)
+        worst = int(np.argmax(np.abs(slopes - expected) * SMOOTH))
+        return Wrong(
+            f"at z = {Z[worst]:g}, selu_grad gives {slopes[worst]:.4g}; the finite difference of your selu gives "
+            f"{numeric[worst]:.4g}.",
+            SELU_GRAD_HINT,
+        )
+
+    return otherwise
 
 
 def _check_selu(selu, selu_grad) -> None:
     selu, selu_grad = as_callable(selu, "selu"), as_callable(selu_grad, "selu_grad")
     _check_order(selu, A.selu_grad, "selu")
-    values = elementwise(selu, Z, what="selu(z)")
-    if not close(values, A.selu(Z), rtol=1e-4, atol=1e-6):
-        _first_match(values, SELU_MISTAKES, Z, rtol=2e-3)
-        if close(values, A.selu(Z), rtol=1e-2, atol=1e-4):
-            raise Wrong(
-                "close, but your constants are rounded too much.",
-                "Use at least 4 decimals, α ≈ 1.6733 and λ ≈ 1.0507 (or the exact values in the setup cell).",
-            )
-        raise _worst_point(values, A.selu(Z), Z, "selu(z)", SELU_HINT)
-    slopes = elementwise(selu_grad, Z, what="selu_grad(z)")
-    smooth = np.abs(Z) > 1e-3
-    if close(slopes[smooth], A.selu_grad(Z)[smooth], rtol=1e-4, atol=1e-6):
-        return
-    _first_match(slopes, SELU_GRAD_MISTAKES, Z, rtol=2e-3)
-    numeric = _finite_difference(selu, Z)
-    worst = int(np.argmax(np.abs(slopes - A.selu_grad(Z)) * smooth))
-    raise Wrong(
-        f"at z = {Z[worst]:g}, selu_grad gives {slopes[worst]:.4g}; the finite difference of your selu gives "
-        f"{numeric[worst]:.4g}.",
-        SELU_GRAD_HINT,
+    mistaken = functools.partial(_typical, rtol=2e-3)
+    against_reference(
+        selu,
+        A.selu,
+        [(Z,)],
+        SELU_MISTAKES,
+        run=lambda f, z: elementwise(f, z, what="selu(z)"),
+        compare=lambda got, expected: close(got, expected, rtol=1e-4, atol=1e-6),
+        mistaken=mistaken,
+        otherwise=_selu_off,
+    )
+    against_reference(
+        selu_grad,
+        A.selu_grad,
+        [(Z,)],
+        SELU_GRAD_MISTAKES,
+        run=lambda f, z: elementwise(f, z, what="selu_grad(z)"),
+        compare=lambda got, expected: close(got[SMOOTH], expected[SMOOTH], rtol=1e-4, atol=1e-6),
+        mistaken=mistaken,
+        otherwise=_selu_slope_off(selu),
     )
 
 
@@ -306,19 +338,13 @@ def _demo_selu(selu, selu_grad) -> None:
 q2 = Exercise(
     name="SELU and its derivative",
     checker=_check_selu,
+    reference=(A.selu, A.selu_grad),
+    mistakes=SELU_MISTAKES + SELU_GRAD_MISTAKES,
     hints=[
         "SELU is a scaled ELU: λ · ELU_α(z), with α ≈ 1.6733 inside the negative branch and λ ≈ 1.0507 outside.",
         SELU_HINT,
         SELU_GRAD_HINT + " Compare with a finite difference of your selu.",
     ],
-    solution_text="""
-def selu(z):
-    return LAMBDA * np.where(z < 0, ALPHA * np.expm1(np.minimum(z, 0)), z)
-
-
-def selu_grad(z):
-    return LAMBDA * np.where(z < 0, ALPHA * np.exp(np.minimum(z, 0)), 1.0)
-""",
     on_pass=_demo_selu,
 )
 
@@ -414,62 +440,93 @@ def _axis_name(size: int, batches) -> str:
     return {units: "unit", rows: "example", len(batches): "batch"}.get(size, "entry")
 
 
+def _all_rows(batches) -> np.ndarray:
+    return np.concatenate(batches)
+
+
+_OVERCOUNT = (
+    "you found {answer:.0%} dead units, but only {expected:.0%} are: a unit that is silent on one batch may fire "
+    "on another, so deciding batch by batch overcounts."
+)
+_OVERCOUNT_HINT = (
+    "A unit is dead only if it outputs 0 for every example of every batch: "
+    "`np.concatenate(batches)` first, then look at each unit (column)."
+)
+_DEAD_MISTAKES = (  # tried in this order, after the two per-batch counts and any subset of the batches
+    Mistake(
+        lambda batches: float(np.mean(_all_rows(batches) == 0)),
+        "{answer:.1%} is the fraction of zero outputs, not of dead units: a live ReLU unit outputs 0 "
+        "for about half the examples.",
+        "Decide per unit (per column, axis=0): dead if all its outputs are 0. Then average over units.",
+    ),
+    Mistake(
+        lambda batches: float(np.mean(np.all(_all_rows(batches) == 0, axis=1))),
+        "you found {answer:.0%}: np.all(..., axis=1) asks, for each example (row), whether ALL units are 0. "
+        "A unit is a column: ask it per column.",
+        "np.all(outputs == 0, axis=0): axis=0 runs down the rows, so you get one answer per unit.",
+    ),
+    Mistake(
+        lambda batches: float(np.mean(np.all(np.stack(batches) == 0, axis=0))),
+        "np.stack(batches) makes a 3-D array (batch, example, unit), and np.all(..., axis=0) then only runs "
+        "over the batches: you counted (example, unit) pairs, not units.",
+        "np.concatenate(batches) stacks the rows into one 2-D array (example, unit); then "
+        "np.all(outputs == 0, axis=0). (Or keep np.stack and use axis=(0, 1).)",
+    ),
+    Mistake(
+        lambda batches: float(np.mean(np.any(_all_rows(batches) == 0, axis=0))),
+        "you count units that are 0 for *some* example (np.any); a dead unit is 0 for *every* example.",
+        "Use np.all(outputs == 0, axis=0).",
+    ),
+    Mistake(
+        lambda batches: _reference_dead_fraction(batches) * batches[0].shape[1],
+        "{answer:g} is the number of dead units; return their fraction (between 0 and 1).",
+        "Divide by the number of units, or take np.mean of a boolean array.",
+    ),
+    Mistake(
+        lambda batches: 100 * _reference_dead_fraction(batches),
+        "{answer:g} is a percentage; return a fraction between 0 and 1.",
+        "Drop the × 100.",
+    ),
+    Mistake(
+        lambda batches: 1 - _reference_dead_fraction(batches),
+        "that is the fraction of live units: return the dead ones.",
+        "1 − your answer.",
+    ),
+    Mistake(
+        lambda batches: 0.0,
+        "you found no dead unit, but there are some. A dead unit outputs exactly 0 on every example "
+        "(ReLU outputs are never negative, so a test like `< 0` finds none).",
+        "Test `outputs == 0` (or `outputs <= 0`), then np.all(..., axis=0): one answer per unit (column).",
+    ),
+)
+_PER_BATCH_MISTAKES = (
+    Mistake(
+        lambda batches: float(np.mean([_reference_dead_fraction([b]) for b in batches])),
+        _OVERCOUNT,
+        _OVERCOUNT_HINT,
+    ),
+    Mistake(
+        lambda batches: float(np.mean(np.any([np.all(b == 0, axis=0) for b in batches], axis=0))),
+        _OVERCOUNT,
+        _OVERCOUNT_HINT,
+    ),
+)
+
+
+def _same_fraction(answer, expected) -> bool:
+    return abs(answer - expected) < 1e-6
+
+
 def _diagnose_dead_fraction(answer: float, expected: float, batches) -> None:
-    everything = np.concatenate(batches)
-    one_batch = [_reference_dead_fraction([b]) for b in batches]
-    per_batch_any = float(np.mean(np.any([np.all(b == 0, axis=0) for b in batches], axis=0)))
-    if abs(answer - np.mean(one_batch)) < 1e-6 or abs(answer - per_batch_any) < 1e-6:
-        raise Wrong(
-            f"you found {answer:.0%} dead units, but only {expected:.0%} are: a unit that is silent on one "
-            "batch may fire on another, so deciding batch by batch overcounts.",
-            "A unit is dead only if it outputs 0 for every example of every batch: "
-            "`np.concatenate(batches)` first, then look at each unit (column).",
-        )
-    if any(abs(answer - v) < 1e-6 for v in _dead_on_subsets(batches)):
+    values = {"answer": answer, "expected": expected}
+    name_mistake(answer, (batches,), _PER_BATCH_MISTAKES, compare=_same_fraction, values=values)
+    if any(_same_fraction(answer, v) for v in _dead_on_subsets(batches)):
         raise Wrong(
             f"you found {answer:.0%} dead units, but only {expected:.0%} are: you looked at some of the batches "
             "only (one, or the first and the last, ...), which overcounts: a unit silent there may fire on another.",
             "Use every batch: `np.concatenate(batches)`, then look at each unit (column).",
         )
-    if abs(answer - np.mean(everything == 0)) < 1e-6:
-        raise Wrong(
-            f"{answer:.1%} is the fraction of zero outputs, not of dead units: a live ReLU unit outputs 0 "
-            "for about half the examples.",
-            "Decide per unit (per column, axis=0): dead if all its outputs are 0. Then average over units.",
-        )
-    if abs(answer - np.mean(np.all(everything == 0, axis=1))) < 1e-6:
-        raise Wrong(
-            f"you found {answer:.0%}: np.all(..., axis=1) asks, for each example (row), whether ALL units are 0. "
-            "A unit is a column: ask it per column.",
-            "np.all(outputs == 0, axis=0): axis=0 runs down the rows, so you get one answer per unit.",
-        )
-    if abs(answer - np.mean(np.all(np.stack(batches) == 0, axis=0))) < 1e-6:
-        raise Wrong(
-            "np.stack(batches) makes a 3-D array (batch, example, unit), and np.all(..., axis=0) then only runs "
-            "over the batches: you counted (example, unit) pairs, not units.",
-            "np.concatenate(batches) stacks the rows into one 2-D array (example, unit); then "
-            "np.all(outputs == 0, axis=0). (Or keep np.stack and use axis=(0, 1).)",
-        )
-    if abs(answer - np.mean(np.any(everything == 0, axis=0))) < 1e-6:
-        raise Wrong(
-            "you count units that are 0 for *some* example (np.any); a dead unit is 0 for *every* example.",
-            "Use np.all(outputs == 0, axis=0).",
-        )
-    if abs(answer - expected * everything.shape[1]) < 1e-6:
-        raise Wrong(
-            f"{answer:g} is the number of dead units; return their fraction (between 0 and 1).",
-            "Divide by the number of units, or take np.mean of a boolean array.",
-        )
-    if abs(answer - 100 * expected) < 1e-4:
-        raise Wrong(f"{answer:g} is a percentage; return a fraction between 0 and 1.", "Drop the × 100.")
-    if abs(answer - (1 - expected)) < 1e-6:
-        raise Wrong("that is the fraction of live units: return the dead ones.", "1 − your answer.")
-    if answer == 0:
-        raise Wrong(
-            "you found no dead unit, but there are some. A dead unit outputs exactly 0 on every example "
-            "(ReLU outputs are never negative, so a test like `< 0` finds none).",
-            "Test `outputs == 0` (or `outputs <= 0`), then np.all(..., axis=0): one answer per unit (column).",
-        )
+    name_mistake(answer, (batches,), _DEAD_MISTAKES, compare=_same_fraction, values=values)
     raise Wrong(
         f"you found {answer:.3g}, expected {expected:.3g} on the check's own batches.",
         "Concatenate the batches, find the units (columns) that are 0 everywhere, return their fraction.",
@@ -486,16 +543,18 @@ def _demo_dead_fraction(dead_fraction) -> None:
     the last bits of every step (another CPU, another count). Here every unit's largest pre-activation stays
     over 1e-3 away from 0, so the counts are the same on any machine.
     """
+    from utils import nets
     from utils.blas import single_blas_thread
-    from utils.data import load_digits_splits
-    from utils.mlp import dead_fractions, init_numpy_net, net_forward
+    from utils.data import digits
+    from utils.mlp import dead_fractions
 
-    splits = load_digits_splits()
-    net = init_numpy_net([splits.n_features] + [64] * 5 + [splits.n_classes], "relu", bias=DEMO_BIAS, seed=0)
+    splits = digits()
+    sizes = [splits.n_features] + [64] * 5 + [splits.n_classes]
+    net = nets.init_net(sizes, "relu", bias=DEMO_BIAS, seed=0, dtype=np.float32)
     with single_blas_thread():
-        _, hs, _ = net_forward(net, splits.X_train)
-    yours = [as_float(dead_fraction(np.array_split(h, 10)), "the fraction") for h in hs[1:-1]]
-    first_batch = [as_float(dead_fraction([h[:128]]), "the fraction") for h in hs[1:-1]]
+        hidden = nets.forward(net, splits.X_train).hidden
+    yours = [as_float(dead_fraction(np.array_split(h, 10)), "the fraction") for h in hidden]
+    first_batch = [as_float(dead_fraction([h[:128]]), "the fraction") for h in hidden]
     print(
         f"A 5-layer ReLU network (64 units per layer, hidden biases {DEMO_BIAS:g}), on the whole training set "
         "in 10 batches:"
@@ -508,16 +567,13 @@ def _demo_dead_fraction(dead_fraction) -> None:
 q3 = Exercise(
     name="a dead-unit counter over a whole data set",
     checker=_check_dead_fraction,
+    reference=(_reference_dead_fraction,),
+    mistakes=_PER_BATCH_MISTAKES + _DEAD_MISTAKES,
     hints=[
         "A ReLU unit is dead on a data set when it outputs 0 for every example of it, in every batch.",
         "Stack the batches: `outputs = np.concatenate(batches)` has one row per example and one column per unit.",
         "`np.mean(np.all(outputs == 0, axis=0))`: per column, all zeros? Then the fraction of such columns.",
     ],
-    solution_text="""
-def dead_fraction(batches):
-    outputs = np.concatenate(batches)
-    return float(np.mean(np.all(outputs == 0, axis=0)))
-""",
     on_pass=_demo_dead_fraction,
 )
 
@@ -530,31 +586,34 @@ Q4_DEPTH, Q4_WIDTH = 100, 100
 LECUN_HINT = "return 1 / np.sqrt(fan_in)"
 
 
-def _lecun_mistakes():
-    """Yield (formula of fan_in and fan_out, message, hint) for the typical wrong stds."""
-    yield (
-        lambda i, o: np.sqrt(2 / i),
-        "that is He's std, sqrt(2 / fan_in), made for ReLU (which zeroes half its inputs); SELU needs LeCun's: "
-        "Var(W) = 1 / fan_in.",
-        LECUN_HINT,
+_LECUN_MISTAKES = tuple(
+    Mistake(answer, message, LECUN_HINT)
+    for answer, message in (
+        (
+            lambda fan_in, fan_out: np.sqrt(2 / fan_in),
+            "that is He's std, sqrt(2 / fan_in), made for ReLU (which zeroes half its inputs); SELU needs LeCun's: "
+            "Var(W) = 1 / fan_in.",
+        ),
+        (
+            lambda fan_in, fan_out: np.sqrt(2 / (fan_in + fan_out)),
+            "that is Glorot's std, sqrt(2 / (fan_in + fan_out)): LeCun's uses fan_in only.",
+        ),
+        (lambda fan_in, fan_out: 1 / fan_in, "you returned the variance 1 / fan_in; the std is its square root."),
+        (lambda fan_in, fan_out: 1 / np.sqrt(fan_out), "you used fan_out: LeCun's std is 1 / sqrt(fan_in)."),
+        (
+            lambda fan_in, fan_out: np.sqrt(3 / fan_in),
+            "that is LeCun's uniform limit, sqrt(3 / fan_in), not the std of a normal law.",
+        ),
+        (
+            lambda fan_in, fan_out: 1 / np.sqrt(fan_in * fan_out),
+            "you divided by sqrt(fan_in · fan_out): only fan_in enters LeCun's std.",
+        ),
     )
-    yield (
-        lambda i, o: np.sqrt(2 / (i + o)),
-        "that is Glorot's std, sqrt(2 / (fan_in + fan_out)): LeCun's uses fan_in only.",
-        LECUN_HINT,
-    )
-    yield lambda i, o: 1 / i, "you returned the variance 1 / fan_in; the std is its square root.", LECUN_HINT
-    yield lambda i, o: 1 / np.sqrt(o), "you used fan_out: LeCun's std is 1 / sqrt(fan_in).", LECUN_HINT
-    yield (
-        lambda i, o: np.sqrt(3 / i),
-        "that is LeCun's uniform limit, sqrt(3 / fan_in), not the std of a normal law.",
-        LECUN_HINT,
-    )
-    yield (
-        lambda i, o: 1 / np.sqrt(i * o),
-        "you divided by sqrt(fan_in · fan_out): only fan_in enters LeCun's std.",
-        LECUN_HINT,
-    )
+)
+
+
+def _lecun_std(fan_in, fan_out):
+    return 1 / np.sqrt(fan_in)
 
 
 def _check_lecun_std(lecun_std) -> None:
@@ -569,9 +628,7 @@ def _check_lecun_std(lecun_std) -> None:
             "(a wide layer sums more inputs, so it needs smaller weights).",
             LECUN_HINT,
         )
-    for formula, message, hint in _lecun_mistakes():
-        if close(stds, formula(fan_in, fan_out), rtol=1e-5):
-            raise Wrong(message, hint)
+    name_mistake(stds, (fan_in, fan_out), _LECUN_MISTAKES, compare=lambda a, b: close(a, b, rtol=1e-5))
     worst = int(np.argmax(np.abs(stds / expected - 1)))
     raise Wrong(
         f"lecun_std({Q4_SHAPES[worst][0]}, {Q4_SHAPES[worst][1]}) = {stds[worst]:.4g}, expected {expected[worst]:.4g}.",
@@ -594,6 +651,57 @@ def _raw_digits() -> np.ndarray:
     from utils.data import load_digits_splits
 
     return load_digits_splits(standardize=False).X_train[:256]
+
+
+def _standardize(X):
+    std = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(std > 0, std, 1)
+
+
+def _range(X):
+    return np.where(np.ptp(X, axis=0) > 0, np.ptp(X, axis=0), 1)
+
+
+_STANDARDIZE_MISTAKES = tuple(
+    Mistake(answer, message, hint, slot=1)
+    for answer, message, hint in (
+        (
+            lambda X: (X - X.mean()) / X.std(),
+            "you used one mean and std for the whole array: standardize each feature (column) on its own.",
+            "mean = X.mean(axis=0), std = X.std(axis=0).",
+        ),
+        (
+            lambda X: X - X.mean(axis=0),
+            "your features are centered but not scaled: divide by each feature's std too.",
+            "(X - mean) / std, with std = X.std(axis=0).",
+        ),
+        (
+            lambda X: (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0) ** 2, 1),
+            "you divided by the variance; divide by the standard deviation (its square root).",
+            "X.std(axis=0), not X.var(axis=0).",
+        ),
+        (
+            lambda X: (X - X.min(axis=0)) / _range(X),
+            "this is min-max scaling (each feature to [0, 1]), not standardization: the features' means are not 0.",
+            "Subtract each feature's mean, X.mean(axis=0), and divide by its std, X.std(axis=0).",
+        ),
+        (
+            lambda X: X / X.max(),
+            "you divided by the largest pixel value: the features are in [0, 1] now, but not centered or scaled "
+            "to std 1.",
+            "Subtract each feature's mean, X.mean(axis=0), and divide by its std, X.std(axis=0).",
+        ),
+        (
+            lambda X: (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True),
+            "you standardized each example (row, axis=1); standardize each feature (column, axis=0).",
+            "mean = X.mean(axis=0), std = X.std(axis=0).",
+        ),
+    )
+)
+
+
+def _standardized(got, expected) -> bool:
+    return close(got, expected, rtol=1e-4, atol=1e-5)
 
 
 def _check_standardize(standardize) -> np.ndarray:
@@ -623,47 +731,12 @@ def _check_standardize(standardize) -> np.ndarray:
         raise Wrong("your function changed X in place (e.g. `X -= ...`): return a new array.", "X = X - mean ...")
     mean, std = original.mean(axis=0), original.std(axis=0)
     safe = np.where(std > 0, std, 1)
-    if close(result, (original - mean) / safe, rtol=1e-4, atol=1e-5):
+    if _standardized(result, (original - mean) / safe):
         return result
     sample_std = original.std(axis=0, ddof=1)  # pandas' default: the same scaling within 0.2% on 256 rows
-    if close(result, (original - mean) / np.where(sample_std > 0, sample_std, 1), rtol=1e-4, atol=1e-5):
+    if _standardized(result, (original - mean) / np.where(sample_std > 0, sample_std, 1)):
         return result
-    candidates = [
-        (
-            (original - original.mean()) / original.std(),
-            "you used one mean and std for the whole array: standardize each feature (column) on its own.",
-            "mean = X.mean(axis=0), std = X.std(axis=0).",
-        ),
-        (
-            original - mean,
-            "your features are centered but not scaled: divide by each feature's std too.",
-            "(X - mean) / std, with std = X.std(axis=0).",
-        ),
-        (
-            (original - mean) / np.where(std > 0, std**2, 1),
-            "you divided by the variance; divide by the standard deviation (its square root).",
-            "X.std(axis=0), not X.var(axis=0).",
-        ),
-        (
-            (original - original.min(axis=0)) / np.where(np.ptp(original, axis=0) > 0, np.ptp(original, axis=0), 1),
-            "this is min-max scaling (each feature to [0, 1]), not standardization: the features' means are not 0.",
-            "Subtract each feature's mean, X.mean(axis=0), and divide by its std, X.std(axis=0).",
-        ),
-        (
-            original / original.max(),
-            "you divided by the largest pixel value: the features are in [0, 1] now, but not centered or scaled "
-            "to std 1.",
-            "Subtract each feature's mean, X.mean(axis=0), and divide by its std, X.std(axis=0).",
-        ),
-        (
-            (original - original.mean(axis=1, keepdims=True)) / original.std(axis=1, keepdims=True),
-            "you standardized each example (row, axis=1); standardize each feature (column, axis=0).",
-            "mean = X.mean(axis=0), std = X.std(axis=0).",
-        ),
-    ]
-    for expected, message, hint in candidates:
-        if close(result, expected, rtol=1e-4, atol=1e-5):
-            raise Wrong(message, hint)
+    name_mistake(result, (original,), _STANDARDIZE_MISTAKES, compare=_standardized)
     column_std = result.std(axis=0)
     raise Wrong(
         f"each feature should come out with mean 0 and std 1 (or stay 0 if constant); yours have means up to "
@@ -704,20 +777,13 @@ def _demo_self_normalizing(lecun_std, standardize) -> None:
 q4 = Exercise(
     name="a self-normalizing 100-layer SELU network",
     checker=_check_self_normalizing,
+    reference=(_lecun_std, _standardize),
+    mistakes=_LECUN_MISTAKES + _STANDARDIZE_MISTAKES,
     hints=[
         "SELU's fixed point (mean 0, variance 1) holds when each layer's weights have Var(W) = 1 / fan_in "
         "(LeCun) and the inputs are standardized, feature by feature.",
         "lecun_std: `1 / np.sqrt(fan_in)`. standardize: subtract `X.mean(axis=0)`, divide by `X.std(axis=0)`.",
         "Some digit pixels are 0 in every image (std 0): divide by `np.where(std > 0, std, 1)`.",
     ],
-    solution_text="""
-def lecun_std(fan_in, fan_out):
-    return 1 / np.sqrt(fan_in)
-
-
-def standardize(X):
-    mean, std = X.mean(axis=0), X.std(axis=0)
-    return (X - mean) / np.where(std > 0, std, 1)
-""",
     on_pass=_demo_self_normalizing,
 )

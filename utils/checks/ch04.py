@@ -29,7 +29,18 @@ from utils.batchnorm import (
     run_keras,
     run_numpy,
 )
-from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
+from utils.checks._core import (
+    Exercise,
+    Mistake,
+    Wrong,
+    as_array,
+    as_callable,
+    as_float,
+    call,
+    close,
+    name_mistake,
+)
+from utils.data import digits
 
 KERAS_TOLERANCE = 1e-5  # Keras computes in float32: agreement within its rounding
 FLOAT32_RTOL, FLOAT32_ATOL = 1e-5, 1e-6  # a float32 answer is right: it agrees with float64 to ~1e-7 relative
@@ -60,49 +71,77 @@ def _q1_inputs():
     return x, rng.normal(1.0, 0.3, 5), rng.normal(0.0, 0.5, 5)
 
 
-def _q1_mistakes(x, gamma, beta) -> list[tuple[np.ndarray, str, str]]:
+def _forward_giving(y):
+    """Return a bn_forward_train whose mean and variance are right and whose output is ``y(x, gamma, beta)``."""
+
+    def bn_forward_train(x, gamma, beta, epsilon=EPSILON):
+        return (y(x, gamma, beta), *batch_moments(x))
+
+    return bn_forward_train
+
+
+def _x_hat(x, epsilon=EPSILON):
     mean, var = batch_moments(x)
-    unbiased = x.var(axis=0, ddof=1)
-    x_hat = (x - mean) / np.sqrt(var + EPSILON)
-    row_mean, row_var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
-    return [
+    return (x - mean) / np.sqrt(var + epsilon)
+
+
+def _by_row(x, gamma, beta):
+    return gamma * (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + EPSILON) + beta
+
+
+def _std_of(x):
+    return np.sqrt(batch_moments(x)[1])
+
+
+_Q1_MISTAKES = tuple(
+    Mistake(_forward_giving(y), message, hint)
+    for y, message, hint in (
         (
-            normalize(x, mean, unbiased, gamma, beta),
+            lambda x, gamma, beta: normalize(x, x.mean(axis=0), x.var(axis=0, ddof=1), gamma, beta),
             "you normalized with the unbiased variance (divide by m − 1).",
             "BN uses the biased batch variance: np.mean((x - mean) ** 2, axis=0), or x.var(axis=0) (ddof=0).",
         ),
         (
-            gamma * (x - mean) / (np.sqrt(var) + EPSILON) + beta,
+            lambda x, gamma, beta: gamma * (x - x.mean(axis=0)) / (_std_of(x) + EPSILON) + beta,
             "ε is added outside the square root.",
             "Divide by np.sqrt(variance + epsilon): ε goes inside the square root, added to the variance.",
         ),
         (
-            gamma * (x - mean) / np.sqrt(var) + beta,
+            lambda x, gamma, beta: gamma * (x - x.mean(axis=0)) / _std_of(x) + beta,
             "ε is missing: a feature with zero variance would divide by 0.",
             "Divide by np.sqrt(variance + epsilon).",
         ),
-        (x_hat, "your output is x̂, before the scale γ and the shift β.", "Return gamma * x_hat + beta."),
         (
-            beta * x_hat + gamma,
+            lambda x, gamma, beta: _x_hat(x),
+            "your output is x̂, before the scale γ and the shift β.",
+            "Return gamma * x_hat + beta.",
+        ),
+        (
+            lambda x, gamma, beta: beta * _x_hat(x) + gamma,
             "γ and β are swapped.",
             "γ scales (multiplies) x̂, β shifts (is added): gamma * x_hat + beta.",
         ),
         (
-            gamma * (x - row_mean) / np.sqrt(row_var + EPSILON) + beta,
+            _by_row,
             "you normalized each example (row) instead of each feature (column).",
             "Batch statistics are over the batch: x.mean(axis=0) and x.var(axis=0), one number per feature.",
         ),
         (
-            gamma * (x - mean) / (var + EPSILON) + beta,
+            lambda x, gamma, beta: gamma * (x - x.mean(axis=0)) / (batch_moments(x)[1] + EPSILON) + beta,
             "you divided by the variance, not by the standard deviation.",
             "Divide by np.sqrt(variance + epsilon).",
         ),
         (
-            normalize(x, mean, var, gamma, beta, epsilon=1e-5),
+            lambda x, gamma, beta: gamma * _x_hat(x, 1e-5) + beta,
             f"your ε is 1e-5 (PyTorch's default), not the function's argument epsilon = {EPSILON:g} (Keras').",
             "Use the parameter: np.sqrt(variance + epsilon), not a number typed in.",
         ),
-    ]
+    )
+)
+
+
+def _float32_close(got, expected) -> bool:
+    return close(got, expected, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL)
 
 
 def _check_forward_train(function) -> None:
@@ -145,9 +184,7 @@ def _check_forward_train(function) -> None:
     expected = normalize(x, right_mean, right_var, gamma, beta)
     if close(y, expected, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
         return
-    for candidate, message, hint in _q1_mistakes(x, gamma, beta):
-        if close(y, candidate, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
-            raise Wrong(message, hint)
+    name_mistake(y, (x, gamma, beta), _Q1_MISTAKES, compare=lambda got, answer: _float32_close(got, answer[0]))
     raise Wrong(
         "your mean and variance are right, but y is not γ · (x − mean) / √(variance + ε) + β.",
         "x_hat = (x - mean) / np.sqrt(variance + epsilon); y = gamma * x_hat + beta",
@@ -187,18 +224,13 @@ def _demo_forward_train(function) -> None:
 q1 = Exercise(
     name="the forward pass in training mode",
     checker=_check_forward_train,
+    reference=(_forward_giving(lambda x, gamma, beta: gamma * _x_hat(x) + beta),),
+    mistakes=_Q1_MISTAKES,
     hints=[
         "Statistics are per feature, over the batch: axis=0. The output has the shape of x.",
         "BN's variance is the biased one: np.mean((x - mean) ** 2, axis=0), which is x.var(axis=0).",
         "ε goes inside the square root: x_hat = (x - mean) / np.sqrt(variance + epsilon); then gamma * x_hat + beta.",
     ],
-    solution_text="""
-def bn_forward_train(x, gamma, beta, epsilon=1e-3):
-    mean = x.mean(axis=0)
-    variance = np.mean((x - mean) ** 2, axis=0)  # biased: divide by m
-    x_hat = (x - mean) / np.sqrt(variance + epsilon)
-    return gamma * x_hat + beta, mean, variance
-""",
     on_pass=_demo_forward_train,
 )
 
@@ -217,70 +249,37 @@ def _q2_setup():
     return batches, x_test, gamma, beta, run_keras(batches, x_test, gamma, beta)
 
 
-def _extra_q2_mistakes() -> dict:
-    """Mistakes not in utils.batchnorm.MISTAKES, as step functions with their message and hint."""
+def _updated_stats_in_training(x, gamma, beta, mm, mv, training):
+    step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+    if not training:
+        return step.y, mm, mv
+    return normalize(x, step.moving_mean, step.moving_variance, gamma, beta), step.moving_mean, step.moving_variance
 
-    def updated_stats_in_training(x, gamma, beta, mm, mv, training):
-        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
-        if not training:
-            return step.y, mm, mv
-        return (
-            normalize(x, step.moving_mean, step.moving_variance, gamma, beta),
-            step.moving_mean,
-            step.moving_variance,
-        )
 
-    def updates_in_inference(x, gamma, beta, mm, mv, training):
-        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
-        if training:
-            return step.y, step.moving_mean, step.moving_variance
-        mean, var = batch_moments(x)
-        return step.y, MOMENTUM * mm + (1 - MOMENTUM) * mean, MOMENTUM * mv + (1 - MOMENTUM) * var
+def _updates_in_inference(x, gamma, beta, mm, mv, training):
+    step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+    if training:
+        return step.y, step.moving_mean, step.moving_variance
+    mean, var = batch_moments(x)
+    return step.y, MOMENTUM * mm + (1 - MOMENTUM) * mean, MOMENTUM * mv + (1 - MOMENTUM) * var
 
-    def moving_stats_in_training(x, gamma, beta, mm, mv, training):
-        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
-        return normalize(x, mm, mv, gamma, beta), step.moving_mean, step.moving_variance
 
-    def unbiased_update_only(x, gamma, beta, mm, mv, training):
-        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
-        if not training:
-            return step.y, mm, mv
-        return step.y, step.moving_mean, MOMENTUM * mv + (1 - MOMENTUM) * x.var(axis=0, ddof=1)
+def _moving_stats_in_training(x, gamma, beta, mm, mv, training):
+    step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+    return normalize(x, mm, mv, gamma, beta), step.moving_mean, step.moving_variance
 
-    def pytorch_epsilon(x, gamma, beta, mm, mv, training):
-        step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
-        mean, var = batch_moments(x) if training else (mm, mv)
-        return normalize(x, mean, var, gamma, beta, epsilon=1e-5), step.moving_mean, step.moving_variance
 
-    return {
-        "unbiased update only": (
-            unbiased_update_only,
-            "your moving variance is updated with the unbiased batch variance (ddof=1, as PyTorch's running "
-            "variance is); Keras updates it with the biased one, the one it normalizes with.",
-            "Use x.var(axis=0) (ddof=0) in the update too.",
-        ),
-        "pytorch epsilon": (
-            pytorch_epsilon,
-            f"your ε is 1e-5 (PyTorch's default), not the function's argument epsilon = {EPSILON:g} (Keras').",
-            "Use the parameter: np.sqrt(variance + epsilon), not a number typed in.",
-        ),
-        "updated stats in training": (
-            updated_stats_in_training,
-            "in training mode you normalized with the (just updated) moving averages.",
-            "In training mode normalize with the batch's own mean and variance; the moving averages are only "
-            "updated there, for later use in inference mode.",
-        ),
-        "updates in inference": (
-            updates_in_inference,
-            "your function also updates the moving averages in inference mode.",
-            "Only training mode updates them; in inference mode return them unchanged.",
-        ),
-        "moving stats in training": (
-            moving_stats_in_training,
-            "in training mode you normalized with the moving averages.",
-            "Training mode uses the batch's statistics; inference mode uses the moving averages.",
-        ),
-    }
+def _unbiased_update_only(x, gamma, beta, mm, mv, training):
+    step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+    if not training:
+        return step.y, mm, mv
+    return step.y, step.moving_mean, MOMENTUM * mv + (1 - MOMENTUM) * x.var(axis=0, ddof=1)
+
+
+def _pytorch_epsilon(x, gamma, beta, mm, mv, training):
+    step = batchnorm_forward(x, gamma, beta, mm, mv, training=training)
+    mean, var = batch_moments(x) if training else (mm, mv)
+    return normalize(x, mean, var, gamma, beta, epsilon=1e-5), step.moving_mean, step.moving_variance
 
 
 _Q2_HINTS = {
@@ -291,6 +290,39 @@ _Q2_HINTS = {
     "(same for the variance), not the old values.",
     "batch statistics at inference": "If training is False, normalize with moving_mean and moving_variance.",
 }
+_UPDATES_IN_INFERENCE = Mistake(  # a run compares no averages after inference: checked on its own
+    _updates_in_inference,
+    "your function also updates the moving averages in inference mode.",
+    "Only training mode updates them; in inference mode return them unchanged.",
+)
+_Q2_MISTAKES = tuple(
+    Mistake(mistaken_step(mistake), f"{mistake}: {message}.", _Q2_HINTS[mistake])
+    for mistake, message in MISTAKES.items()
+) + (  # mistakes not in utils.batchnorm.MISTAKES
+    Mistake(
+        _unbiased_update_only,
+        "your moving variance is updated with the unbiased batch variance (ddof=1, as PyTorch's running "
+        "variance is); Keras updates it with the biased one, the one it normalizes with.",
+        "Use x.var(axis=0) (ddof=0) in the update too.",
+    ),
+    Mistake(
+        _pytorch_epsilon,
+        f"your ε is 1e-5 (PyTorch's default), not the function's argument epsilon = {EPSILON:g} (Keras').",
+        "Use the parameter: np.sqrt(variance + epsilon), not a number typed in.",
+    ),
+    Mistake(
+        _updated_stats_in_training,
+        "in training mode you normalized with the (just updated) moving averages.",
+        "In training mode normalize with the batch's own mean and variance; the moving averages are only "
+        "updated there, for later use in inference mode.",
+    ),
+    _UPDATES_IN_INFERENCE,
+    Mistake(
+        _moving_stats_in_training,
+        "in training mode you normalized with the moving averages.",
+        "Training mode uses the batch's statistics; inference mode uses the moving averages.",
+    ),
+)
 
 
 def _learner_step(function):
@@ -326,13 +358,11 @@ def _check_step(function) -> None:
     run = run_numpy(batches, x_test, gamma, beta, step=_learner_step(function))
     differences = run.max_difference(keras_run)
     if max(differences.values()) < KERAS_TOLERANCE:
+        _check_inference_keeps_the_averages(function, batches[0], gamma, beta)
         return
-    for mistake, message in MISTAKES.items():
-        if _same_run(run, run_numpy(batches, x_test, gamma, beta, step=mistaken_step(mistake))):
-            raise Wrong(f"{mistake}: {message}.", _Q2_HINTS[mistake])
-    for candidate, message, hint in _extra_q2_mistakes().values():
-        if _same_run(run, run_numpy(batches, x_test, gamma, beta, step=candidate)):
-            raise Wrong(message, hint)
+    name_mistake(
+        run, (), _Q2_MISTAKES, compare=_same_run, run=lambda step: run_numpy(batches, x_test, gamma, beta, step=step)
+    )
     wrong = [name for name, d in differences.items() if d >= KERAS_TOLERANCE]
     raise Wrong(
         f"over 20 training steps and one inference call, your {', '.join(wrong)} differ from "
@@ -341,6 +371,19 @@ def _check_step(function) -> None:
         "as momentum * moving + (1 - momentum) * batch. Inference mode: normalize with the moving averages, "
         "and return them unchanged.",
     )
+
+
+def _reference_step(x, gamma, beta, moving_mean, moving_variance, training):
+    step = batchnorm_forward(x, gamma, beta, moving_mean, moving_variance, training=training)
+    return step.y, step.moving_mean, step.moving_variance
+
+
+def _check_inference_keeps_the_averages(function, x, gamma, beta) -> None:
+    """Raise the mistake's Wrong when an inference-mode call returns moving averages other than those it was given."""
+    averages = np.full(x.shape[1], 0.5), np.full(x.shape[1], 2.0)
+    _, mean, variance = _learner_step(function)(x, gamma, beta, *averages, False)
+    if not (close(mean, averages[0]) and close(variance, averages[1])):
+        raise _UPDATES_IN_INFERENCE.wrong()
 
 
 def _same_run(a, b) -> bool:
@@ -357,6 +400,8 @@ def _demo_step(function) -> None:
 q2 = Exercise(
     name="a BN step in both modes, with Keras' moving averages",
     checker=_check_step,
+    reference=(_reference_step,),
+    mistakes=_Q2_MISTAKES,
     hints=[
         "Two branches: `if training:` use the batch's mean and variance (and update the moving averages); "
         "`else:` use moving_mean and moving_variance and return them unchanged.",
@@ -364,17 +409,6 @@ q2 = Exercise(
         "(the weight of the OLD average), with the biased batch variance.",
         "Normalize like exercise 1 in both modes: gamma * (x - mean) / np.sqrt(variance + epsilon) + beta.",
     ],
-    solution_text="""
-def bn_step(x, gamma, beta, moving_mean, moving_variance, training, momentum=0.99, epsilon=1e-3):
-    if training:
-        mean, variance = x.mean(axis=0), x.var(axis=0)  # biased variance
-        moving_mean = momentum * moving_mean + (1 - momentum) * mean
-        moving_variance = momentum * moving_variance + (1 - momentum) * variance
-    else:
-        mean, variance = moving_mean, moving_variance
-    y = gamma * (x - mean) / np.sqrt(variance + epsilon) + beta
-    return y, moving_mean, moving_variance
-""",
     on_pass=_demo_step,
 )
 
@@ -395,48 +429,73 @@ def _q3_reference(dy, x, gamma):
     return batchnorm_backward(dy, step.cache)
 
 
-def _q3_mistakes(dy, x, gamma) -> dict[str, list[tuple[np.ndarray, str, str]]]:
-    mean, var = batch_moments(x)
-    inv_std = 1 / np.sqrt(var + EPSILON)
-    x_hat = (x - mean) * inv_std
-    dx, _, _ = _q3_reference(dy, x, gamma)
-    return {
-        "dx": [
+def _backward_giving(name: str, value):
+    """Return a bn_backward that is right but for its ``name`` output, which is ``value(dy, x, gamma)``."""
+
+    def bn_backward(dy, x, gamma, epsilon=EPSILON):
+        grads = dict(zip(_GRADIENTS, _q3_reference(dy, x, gamma), strict=True))
+        return tuple(value(dy, x, gamma) if key == name else grads[key] for key in _GRADIENTS)
+
+    return bn_backward
+
+
+def _inv_std(x):
+    return 1 / np.sqrt(batch_moments(x)[1] + EPSILON)
+
+
+_GRADIENTS = ("dx", "dgamma", "dbeta")
+_DX_HINT = "x enters y directly and through the batch mean and variance: "
+_Q3_MISTAKES = {
+    name: tuple(Mistake(_backward_giving(name, value), message, hint) for value, message, hint in mistakes)
+    for name, mistakes in {
+        "dx": (
             (
-                gamma * dy * inv_std,
+                lambda dy, x, gamma: gamma * dy * _inv_std(x),
                 "your dx treats the batch mean and variance as constants.",
-                "x enters y directly and through the batch mean and variance: "
-                "dx = gamma * inv_std * (dy - dy.mean(0) - x_hat * (dy * x_hat).mean(0)).",
+                _DX_HINT + "dx = gamma * inv_std * (dy - dy.mean(0) - x_hat * (dy * x_hat).mean(0)).",
             ),
-            (dx / gamma, "your dx is missing the factor γ.", "y = γ x̂ + β, so ∂loss/∂x̂ = γ · dy."),
             (
-                gamma * inv_std * (dy - dy.mean(0)),
+                lambda dy, x, gamma: _q3_reference(dy, x, gamma)[0] / gamma,
+                "your dx is missing the factor γ.",
+                "y = γ x̂ + β, so ∂loss/∂x̂ = γ · dy.",
+            ),
+            (
+                lambda dy, x, gamma: gamma * _inv_std(x) * (dy - dy.mean(0)),
                 "your dx misses the term that comes through the variance.",
                 "Add − x_hat * (dy * x_hat).mean(axis=0) inside the parentheses.",
             ),
-            (-dx, "your dx has the wrong sign.", "Check the signs of the mean terms."),
-        ],
-        "dgamma": [
             (
-                np.sum(dy * x, axis=0),
+                lambda dy, x, gamma: -_q3_reference(dy, x, gamma)[0],
+                "your dx has the wrong sign.",
+                "Check the signs of the mean terms.",
+            ),
+        ),
+        "dgamma": (
+            (
+                lambda dy, x, gamma: np.sum(dy * x, axis=0),
                 "your dgamma uses x instead of x̂.",
                 "dgamma = np.sum(dy * x_hat, axis=0)",
             ),
             (
-                np.mean(dy * x_hat, axis=0),
+                lambda dy, x, gamma: np.mean(dy * _x_hat(x), axis=0),
                 "your dgamma is a mean over the batch, it should be a sum.",
                 "dgamma = np.sum(dy * x_hat, axis=0): every example's contribution adds up.",
             ),
-        ],
-        "dbeta": [
+        ),
+        "dbeta": (
             (
-                np.mean(dy, axis=0),
+                lambda dy, x, gamma: np.mean(dy, axis=0),
                 "your dbeta is a mean over the batch, it should be a sum.",
                 "dbeta = np.sum(dy, axis=0)",
             ),
-            (np.sum(dy * x_hat, axis=0), "your dbeta is dgamma's formula.", "dbeta = np.sum(dy, axis=0)"),
-        ],
-    }
+            (
+                lambda dy, x, gamma: np.sum(dy * _x_hat(x), axis=0),
+                "your dbeta is dgamma's formula.",
+                "dbeta = np.sum(dy, axis=0)",
+            ),
+        ),
+    }.items()
+}
 
 
 def _check_backward(function) -> None:
@@ -461,13 +520,16 @@ def _check_backward(function) -> None:
         answer["dbeta"], expected["dgamma"], rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL
     ):
         raise Wrong("your dgamma and dbeta are swapped.", "Return them in this order: `return dx, dgamma, dbeta`.")
-    mistakes = _q3_mistakes(dy, x, gamma)
     for name in ("dgamma", "dbeta", "dx"):
-        if close(answer[name], expected[name], rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
+        if _float32_close(answer[name], expected[name]):
             continue
-        for candidate, message, hint in mistakes[name]:
-            if close(answer[name], candidate, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL):
-                raise Wrong(message, hint)
+        index = _GRADIENTS.index(name)
+        name_mistake(
+            answer[name],
+            (dy, x, gamma),
+            _Q3_MISTAKES[name],
+            compare=lambda got, grads, index=index: _float32_close(got, grads[index]),
+        )
         error = relative_error(answer[name], expected[name])
         raise Wrong(
             f"your {name} differs from the finite-difference gradient (relative error {error:.2g}).",
@@ -500,22 +562,14 @@ def _demo_backward(function) -> None:
 q3 = Exercise(
     name="the backward pass",
     checker=_check_backward,
+    reference=(_backward_giving("dx", lambda dy, x, gamma: _q3_reference(dy, x, gamma)[0]),),
+    mistakes=_Q3_MISTAKES["dx"] + _Q3_MISTAKES["dgamma"] + _Q3_MISTAKES["dbeta"],
     hints=[
         "Recompute the forward quantities first: mean, variance, inv_std = 1 / np.sqrt(variance + epsilon) and x_hat.",
         "dbeta = np.sum(dy, axis=0) and dgamma = np.sum(dy * x_hat, axis=0): sums over the batch.",
         "dx = gamma * inv_std * (dy - dy.mean(axis=0) - x_hat * (dy * x_hat).mean(axis=0)): "
         "the two mean terms come from x's effect on the batch mean and on the batch variance.",
     ],
-    solution_text="""
-def bn_backward(dy, x, gamma, epsilon=1e-3):
-    mean, variance = x.mean(axis=0), x.var(axis=0)
-    inv_std = 1 / np.sqrt(variance + epsilon)
-    x_hat = (x - mean) * inv_std
-    dgamma = np.sum(dy * x_hat, axis=0)
-    dbeta = np.sum(dy, axis=0)
-    dx = gamma * inv_std * (dy - dy.mean(axis=0) - x_hat * (dy * x_hat).mean(axis=0))
-    return dx, dgamma, dbeta
-""",
     on_pass=_demo_backward,
 )
 
@@ -523,13 +577,6 @@ def bn_backward(dy, x, gamma, epsilon=1e-3):
 # ------------------------------------------------------------------------------------------------------------
 # Exercise 4: an evaluation that runs in training mode
 # ------------------------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _digits():
-    from utils.data import load_digits_splits
-
-    return load_digits_splits()
 
 
 def q4_model():
@@ -542,10 +589,10 @@ def q4_model():
 
     from utils.models import build_mlp
 
-    digits = _digits()
+    splits = digits()
     model = build_mlp(2, 128, "relu", batch_norm=True, name="q4_model")
     rng = np.random.default_rng(9)
-    h = digits.X_train
+    h = splits.X_train
     for layer in model.layers[:-1]:
         if isinstance(layer, keras.layers.Dense):
             layer.kernel.assign(
@@ -556,7 +603,7 @@ def q4_model():
             layer.moving_mean.assign(mean.astype(np.float32))
             layer.moving_variance.assign(var.astype(np.float32))
         h = np.asarray(layer(h, training=False))
-    targets = np.eye(10)[digits.y_train] - 0.1
+    targets = np.eye(10)[splits.y_train] - 0.1
     design = np.hstack([h, np.ones((len(h), 1))])
     weights = np.linalg.solve(design.T @ design + np.eye(design.shape[1]), design.T @ targets)  # ridge, λ = 1
     model.layers[-1].set_weights([weights[:-1].astype(np.float32), weights[-1].astype(np.float32)])
@@ -565,9 +612,9 @@ def q4_model():
 
 @functools.cache
 def _q4_reference():
-    digits = _digits()
+    splits = digits()
     model = q4_model()
-    X, y = digits.X_test, digits.y_test
+    X, y = splits.X_test, splits.y_test
     inference = batched_accuracy(model, X, y, batch_size=len(X), training=False)
     training = batched_accuracy(model, X, y, batch_size=8, training=True)
     return model, inference, training
@@ -576,7 +623,7 @@ def _q4_reference():
 def _check_evaluation(function) -> None:
     function = as_callable(function, "evaluate_accuracy")
     model, inference, training = _q4_reference()
-    X, y = _digits().X_test, _digits().y_test
+    X, y = digits().X_test, digits().y_test
     accuracy = _accuracy(function, model, X, y, 8)
     n = len(X)
     if 1 < accuracy <= 100 and abs(accuracy / 100 - inference) < ACCURACY_TOLERANCE:
@@ -608,7 +655,7 @@ def _check_evaluation(function) -> None:
             "Predict each batch with model(x_batch, training=False), take the argmax over the classes "
             "(axis=1), and count the matches with y over all batches.",
         )
-    X_other, y_other = _digits().X_valid[:24], _digits().y_valid[:24]
+    X_other, y_other = digits().X_valid[:24], digits().y_valid[:24]
     other = _accuracy(function, model, X_other, y_other, 1)
     whole = batched_accuracy(model, X_other, y_other, batch_size=len(X_other), training=False)
     if abs(other - whole) <= ACCURACY_TOLERANCE:
@@ -676,13 +723,5 @@ q4 = Exercise(
         "to the moving averages?",
         "Evaluation must use inference mode: model(x_batch, training=False), model(x_batch) or model.predict.",
     ],
-    solution_text="""
-def evaluate_accuracy(model, X, y, batch_size=16):
-    correct = 0
-    for start in range(0, len(X), batch_size):
-        probs = model(X[start : start + batch_size], training=False)  # inference mode
-        correct += int(np.sum(np.argmax(probs, axis=1) == y[start : start + batch_size]))
-    return correct / len(X)
-""",
     on_pass=_demo_evaluation,
 )

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call, close
+from utils.checks._core import Exercise, Mistake, Wrong, as_array, as_callable, as_float, call, close, name_mistake
 from utils.clipping import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm, tf_clip_by_global_norm
 
 # ------------------------------------------------------------------------------------------------------------
@@ -69,6 +69,25 @@ def _same(a, b) -> bool:
     return all(close(x, y, rtol=1e-6, atol=1e-10) for x, y in zip(a, b, strict=True))
 
 
+def _clipping_with(clip):
+    """Return a clip_by_global_norm that clips with ``clip(grads, threshold)`` and returns the right global norm."""
+    return lambda grads, threshold: (clip(list(grads), threshold), global_norm(list(grads)))
+
+
+_Q1_MISTAKES = (
+    Mistake(
+        _clipping_with(clip_by_norm),
+        "you clipped each tensor by its own norm (Keras' clipnorm), not all of them by their global norm.",
+        "Use one factor for every tensor: scale = threshold / max(global_norm, threshold).",
+    ),
+    Mistake(
+        _clipping_with(clip_by_value),
+        "you clipped by value (every entry to [−threshold, threshold]): that changes the gradient's direction.",
+        "Rescale instead: every tensor times threshold / max(global_norm, threshold).",
+    ),
+)
+
+
 def _check_global_norm(function) -> None:
     function = as_callable(function, "clip_by_global_norm")
     grads = _q1_gradients()
@@ -94,20 +113,7 @@ def _check_global_norm(function) -> None:
             f"your global norm is {norm:.4g}; tf.clip_by_global_norm gives {expected_norm:.4g}.",
             "global_norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))",
         )
-    for candidate, message, hint in (
-        (
-            clip_by_norm(grads, 1.0),
-            "you clipped each tensor by its own norm (Keras' clipnorm), not all of them by their global norm.",
-            "Use one factor for every tensor: scale = threshold / max(global_norm, threshold).",
-        ),
-        (
-            clip_by_value(grads, 1.0),
-            "you clipped by value (every entry to [−threshold, threshold]): that changes the gradient's direction.",
-            "Rescale instead: every tensor times threshold / max(global_norm, threshold).",
-        ),
-    ):
-        if _same(clipped, candidate):
-            raise Wrong(message, hint)
+    name_mistake(clipped, (grads, 1.0), _Q1_MISTAKES, compare=lambda got, answer: _same(got, answer[0]))
     if not _same(clipped, expected):
         raise Wrong(
             f"your clipped gradients differ from tf.clip_by_global_norm's (threshold 1, global norm "
@@ -137,17 +143,13 @@ def _demo_global_norm(function) -> None:
 q1 = Exercise(
     name="clip by global norm",
     checker=_check_global_norm,
+    reference=(_clipping_with(lambda grads, threshold: clip_by_global_norm(grads, threshold)[0]),),
+    mistakes=_Q1_MISTAKES,
     hints=[
         "Two steps: the global norm of all tensors together, then one common factor for all of them.",
         "global_norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))",
         "scale = threshold / max(global_norm, threshold); return [g * scale for g in grads], global_norm",
     ],
-    solution_text="""
-def clip_by_global_norm(grads, threshold):
-    norm = np.sqrt(sum(np.sum(np.square(g)) for g in grads))
-    scale = threshold / max(norm, threshold)  # 1 when the norm is under the threshold
-    return [g * scale for g in grads], norm
-""",
     on_pass=_demo_global_norm,
 )
 
@@ -244,10 +246,6 @@ q2 = Exercise(
         "leaves the ordinary ones alone (at least 75% of the steps) and still triggers now and then.",
         "A high percentile: np.percentile(norms, 90) (a percentage, 0 to 100).",
     ],
-    solution_text="""
-def pick_threshold(norms):
-    return float(np.percentile(norms, 90))  # leaves 90% of the ordinary steps alone, cuts the rare large ones
-""",
     on_pass=_demo_threshold,
 )
 
@@ -397,11 +395,6 @@ q3 = Exercise(
         "keras.optimizers.SGD(learning_rate=0.03, global_clipnorm=threshold), with the threshold of exercise 2: "
         "pick_threshold(ch05.q2_norms()).",
     ],
-    solution_text="""
-def make_optimizer():
-    threshold = pick_threshold(ch05.q2_norms())  # exercise 2: the 90th percentile of the healthy runs' norms
-    return keras.optimizers.SGD(learning_rate=0.03, global_clipnorm=threshold)
-""",
     on_pass=_demo_rescue,
 )
 
@@ -446,17 +439,47 @@ def _q4_gradients(model, x, y):
     return loss, tape.gradient(loss, model.trainable_variables)
 
 
-def _q4_after(transform) -> list[np.ndarray]:
-    """Return the weights after one SGD step from q4_model() with the gradients changed by ``transform``."""
+def _stepping_with(transform):
+    """Return a train_step that changes the gradients with ``transform`` (a numpy function of the list)."""
+
+    def train_step(model, optimizer, x, y, threshold):
+        loss, grads = _q4_gradients(model, x, y)
+        norm = global_norm([g.numpy() for g in grads])
+        grads = transform([g.numpy().astype(np.float64) for g in grads])
+        optimizer.apply_gradients(
+            zip([np.asarray(g, np.float32) for g in grads], model.trainable_variables, strict=True)
+        )
+        return loss, norm
+
+    return train_step
+
+
+def _q4_after(step) -> list[np.ndarray]:
+    """Return the weights after ``step`` (a train_step) on q4_model(), with a fresh SGD, on the check's batch."""
     import keras
 
     model = q4_model()
-    _, grads = _q4_gradients(model, *_q4_data())
-    grads = transform([g.numpy().astype(np.float64) for g in grads])
-    keras.optimizers.SGD(Q4_LEARNING_RATE).apply_gradients(
-        zip([np.asarray(g, np.float32) for g in grads], model.trainable_variables, strict=True)
-    )
+    step(model, keras.optimizers.SGD(Q4_LEARNING_RATE), *q4_data(), Q4_THRESHOLD)
     return model.get_weights()
+
+
+_Q4_MISTAKES = (
+    Mistake(
+        _stepping_with(lambda g: g),
+        "the weights moved by the full, unclipped gradient.",
+        "Between tape.gradient and apply_gradients: grads, norm = tf.clip_by_global_norm(grads, threshold).",
+    ),
+    Mistake(
+        _stepping_with(lambda g: clip_by_norm(g, Q4_THRESHOLD)),
+        "you clipped each gradient by its own norm (tf.clip_by_norm), not by their global norm.",
+        "tf.clip_by_global_norm(grads, threshold) clips the list together.",
+    ),
+    Mistake(
+        _stepping_with(lambda g: clip_by_value(g, Q4_THRESHOLD)),
+        "you clipped the gradients by value, which changes their direction.",
+        "tf.clip_by_global_norm(grads, threshold) keeps it.",
+    ),
+)
 
 
 def _check_step(function) -> None:
@@ -483,27 +506,8 @@ def _check_step(function) -> None:
             "clip triggers, the loss no longer depends on the weights, and every gradient is 0.",
             "Clip the gradients, not the loss: grads, norm = tf.clip_by_global_norm(tape.gradient(...), threshold).",
         )
-    candidates = (
-        (
-            lambda g: g,
-            "the weights moved by the full, unclipped gradient.",
-            "Between tape.gradient and apply_gradients: grads, norm = tf.clip_by_global_norm(grads, threshold).",
-        ),
-        (
-            lambda g: clip_by_norm(g, Q4_THRESHOLD),
-            "you clipped each gradient by its own norm (tf.clip_by_norm), not by their global norm.",
-            "tf.clip_by_global_norm(grads, threshold) clips the list together.",
-        ),
-        (
-            lambda g: clip_by_value(g, Q4_THRESHOLD),
-            "you clipped the gradients by value, which changes their direction.",
-            "tf.clip_by_global_norm(grads, threshold) keeps it.",
-        ),
-    )
-    if not same(_q4_after(lambda g: _global_clipped(g, Q4_THRESHOLD))):
-        for transform, message, hint in candidates:
-            if same(_q4_after(transform)):
-                raise Wrong(message, hint)
+    if not same(_q4_after(_stepping_with(lambda g: _global_clipped(g, Q4_THRESHOLD)))):
+        name_mistake(after, (), _Q4_MISTAKES, compare=lambda got, weights: same(weights), run=_q4_after)
         raise Wrong(
             "after your step the weights differ from one SGD step with the gradients clipped by global norm.",
             "Compute the loss inside the tape, take tape.gradient, clip with tf.clip_by_global_norm, then "
@@ -548,20 +552,13 @@ def _demo_step(function) -> None:
 q4 = Exercise(
     name="clip the gradients, not the loss",
     checker=_check_step,
+    reference=(_stepping_with(lambda g: _global_clipped(g, Q4_THRESHOLD)),),
+    mistakes=_Q4_MISTAKES,
     hints=[
         "What is the gradient of tf.clip_by_value(loss, 0, threshold) with respect to the weights when the loss is "
         "above the threshold?",
         "Leave the loss alone. After grads = tape.gradient(loss, model.trainable_variables): "
         "grads, norm = tf.clip_by_global_norm(grads, threshold), then apply them and return loss, norm.",
     ],
-    solution_text="""
-def train_step(model, optimizer, x, y, threshold):
-    with tf.GradientTape() as tape:
-        loss = keras.losses.MeanSquaredError()(y, model(x, training=True))
-    grads = tape.gradient(loss, model.trainable_variables)
-    grads, norm = tf.clip_by_global_norm(grads, threshold)  # clip the gradients, not the loss
-    optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-    return loss, norm
-""",
     on_pass=_demo_step,
 )

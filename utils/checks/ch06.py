@@ -13,7 +13,8 @@ import functools
 import numpy as np
 
 from utils.checks._core import Exercise, Wrong, as_callable, as_float, call
-from utils.transfer import accuracy, compile_sgd, copy_model, few_labels, fit_steps, reuse_layers, split_at, tasks
+from utils.models import compile_model, copy_model
+from utils.transfer import LEARNING_RATE, MOMENTUM, accuracy, few_labels, fit_steps, reuse_layers, split_at, tasks
 
 MODEL_A = "digits_0to4_mlp"
 MODEL_A_BN = "digits_0to4_mlp_bn"
@@ -157,13 +158,6 @@ q1 = Exercise(
         "keras.Sequential([keras.Input(shape=(64,)), *clone.layers[:-1], keras.layers.Dense(5, activation='softmax', "
         "name='new_output')]). The name matters: layer names must be unique in a model, and A's are dense_1...",
     ],
-    solution_text="""
-def make_model_b(model_a):
-    clone = keras.models.clone_model(model_a)  # the architecture, with new random weights
-    clone.set_weights(model_a.get_weights())  # ... now A's values, in variables of its own
-    output = keras.layers.Dense(5, activation="softmax", name="new_output")  # B's classes: a new output layer
-    return keras.Sequential([keras.Input(shape=(64,)), *clone.layers[:-1], output])
-""",
     on_pass=_demo_make_model_b,
 )
 
@@ -187,7 +181,7 @@ def q2_data() -> tuple[np.ndarray, np.ndarray]:
 def q2_model():
     """Return the model of exercise 2: A's four hidden layers (copied) and a new output, already trained 1 epoch."""
     model_b = reuse_layers(_load())
-    compile_sgd(model_b)
+    compile_model(model_b, learning_rate=LEARNING_RATE, momentum=MOMENTUM, metrics=["accuracy"])
     fit_steps(model_b, *_few_b(20), epochs=1)  # a first try, before freezing: the training function exists now
     return model_b
 
@@ -229,7 +223,8 @@ def _check_freeze_and_train(function) -> None:
         raise Wrong(
             f"the new output layer barely moved ({100 * moved:.2g}% of its initial size) and scores {score:.2f} on "
             "task B's test set: its learning rate is too small to learn in 30 epochs.",
-            "Compile with the chapter's learning rate: compile_sgd(model_b) (0.05), not a tiny one. The lower rate "
+            "Compile with the chapter's learning rate: compile_model(model_b, learning_rate=0.05, momentum=0.9), not a "
+            "tiny one. The lower rate "
             "is for fine-tuning reused layers, once the head has learned.",
         )
     if score < 0.3:
@@ -252,17 +247,10 @@ q2 = Exercise(
     hints=[
         "layer.trainable = False for the four reused layers: model_b.layers[:4].",
         "Keras reads `trainable` when it builds the training function: compile again after changing it.",
-        "for layer in model_b.layers[:4]: layer.trainable = False; then compile_sgd(model_b); then "
+        "for layer in model_b.layers[:4]: layer.trainable = False; then "
+        "compile_model(model_b, learning_rate=0.05, momentum=0.9); then "
         "fit_steps(model_b, X, y, epochs=30); return model_b.",
     ],
-    solution_text="""
-def freeze_and_train(model_b, X, y):
-    for layer in model_b.layers[:4]:
-        layer.trainable = False
-    compile_sgd(model_b)  # compile again: the trainable flags are read here
-    fit_steps(model_b, X, y, epochs=30)
-    return model_b
-""",
     on_pass=_demo_freeze_and_train,
 )
 
@@ -342,11 +330,6 @@ q3 = Exercise(
         "trunk.trainable = False freezes every layer of the trunk, and makes its BN layers run in inference mode.",
         "Compute the outputs once: trunk(X, training=False) (or trunk.predict(X)); return them as a numpy array.",
     ],
-    solution_text="""
-def frozen_features(trunk, X):
-    trunk.trainable = False  # frozen BN layers run in inference mode
-    return np.asarray(trunk(X, training=False))
-""",
     on_pass=_demo_frozen_features,
 )
 
@@ -440,7 +423,7 @@ def _check_classic(function) -> None:
         raise Wrong(
             "the top two reused layers still hold A's weights: they were not fine-tuned.",
             "After training the head, set trainable = True on model_b.layers[2:4], compile again with a lower "
-            "learning rate (e.g. compile_sgd(model_b, learning_rate=0.005)), and fit model_b.",
+            "learning rate (e.g. compile_model(model_b, learning_rate=0.005, momentum=0.9)), and fit model_b.",
         )
     if not fits.head_trained_before_reused(_dense(model_b)[-1], mine[2:]):
         raise FRESH_HEAD_TOGETHER
@@ -472,14 +455,16 @@ SCRATCH_EPOCHS = 60  # the recipe's budget: 30 epochs for the head, 30 for fine-
 def scratch_baseline(seeds: tuple = (0, 1, 2)) -> np.ndarray:
     """Return the test accuracy of the same network trained from scratch on exercise 4's images, per seed.
 
-    The chapter's numpy twin of the Keras MLP (``utils.transfer.NumpyMLP``), SGD with momentum as in the recipe,
-    SCRATCH_EPOCHS epochs: what the transfer must beat.
+    The chapter's numpy twin of the Keras MLP (a :class:`utils.nets.MLP`, one per seed), SGD with momentum as in
+    the recipe, SCRATCH_EPOCHS epochs: what the transfer must beat.
     """
-    from utils.transfer import DEPTH, WIDTH, NumpyMLP
+    from utils import nets
+    from utils.transfer import DEPTH, SGD_RECIPE, WIDTH, random_net
 
     X, y, X_test, y_test = q4_data()
-    net = NumpyMLP.random([64] + [WIDTH] * DEPTH + [5], len(seeds), np.random.default_rng(list(seeds)))
-    return net.fit(X, y, epochs=SCRATCH_EPOCHS).accuracy(X_test, y_test)
+    net = random_net([64] + [WIDTH] * DEPTH + [5], len(seeds), np.random.default_rng(list(seeds)))
+    nets.fit(net, X, y, epochs=SCRATCH_EPOCHS, **SGD_RECIPE)
+    return nets.accuracy(net, X_test, y_test)
 
 
 def _demo_classic(function) -> None:
@@ -505,19 +490,5 @@ q4 = Exercise(
         "Train the head before unfreezing anything: a fresh head trained together with the reused layers wrecks them.",
         "Report accuracy(model_b, X_test, y_test): the test set, never the training images.",
     ],
-    solution_text="""
-def transfer_classic(model_a, X, y, X_test, y_test):
-    model_b = make_model_b(model_a)
-    trunk, head = split_at(model_b, 4)  # two views of model_b's layers
-    trunk.trainable = False
-    features = np.asarray(trunk(X, training=False))  # cached once
-    compile_sgd(head)
-    fit_steps(head, features, y, epochs=30)  # trains model_b's new output layer
-    for layer in model_b.layers[2:4]:
-        layer.trainable = True
-    compile_sgd(model_b, learning_rate=0.005)  # compile again, with a lower learning rate
-    fit_steps(model_b, X, y, epochs=30)
-    return model_b, accuracy(model_b, X_test, y_test)
-""",
     on_pass=_demo_classic,
 )

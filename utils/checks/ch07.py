@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from utils.checks._core import Exercise, Wrong, as_array, as_callable, as_float, call
+from utils.checks._core import Exercise, Mistake, Wrong, against_reference, as_array, as_callable, as_float, call
 from utils.pretraining import few_label_splits, nt_xent_gradient, shared_rows
 
 N_PIXELS, N_CLASSES = 64, 10
@@ -41,44 +41,59 @@ def _nt_xent_variant(z: np.ndarray, temperature: float, mistake: str = "") -> fl
     return float(losses.sum() if mistake == "sum" else losses.mean())
 
 
-NT_XENT_MISTAKES = {
-    "no normalization": (
-        "you used plain dot products: NT-Xent compares cosine similarities, so each row of z must be divided by "
-        "its length first.",
-        "u = z / np.linalg.norm(z, axis=1, keepdims=True), then s = u @ u.T / temperature.",
-    ),
-    "self in denominator": (
-        "your denominator includes each view's similarity with itself (always the largest, 1 / temperature): "
-        "the sum runs over k != i.",
-        "Set the diagonal of s to -inf before the softmax: np.fill_diagonal(s, -np.inf).",
-    ),
-    "no temperature": (
-        "your loss ignores the temperature: the similarities are divided by it before the softmax.",
-        "s = u @ u.T / temperature.",
-    ),
-    "neighbour partner": (
-        "you paired view i with view i + 1 (or i ^ 1): here rows i and i + B are the two views of one image.",
-        "partner = (np.arange(2B) + B) % (2B), with 2B = len(z).",
-    ),
-    "sum": ("you summed the 2B losses: NT-Xent is their mean.", "Return the mean over all 2B views."),
-}
+NT_XENT_MISTAKES = tuple(
+    Mistake(functools.partial(_nt_xent_variant, mistake=mistake), message, hint)
+    for mistake, message, hint in (
+        (
+            "no normalization",
+            "you used plain dot products: NT-Xent compares cosine similarities, so each row of z must be divided "
+            "by its length first.",
+            "u = z / np.linalg.norm(z, axis=1, keepdims=True), then s = u @ u.T / temperature.",
+        ),
+        (
+            "self in denominator",
+            "your denominator includes each view's similarity with itself (always the largest, 1 / temperature): "
+            "the sum runs over k != i.",
+            "Set the diagonal of s to -inf before the softmax: np.fill_diagonal(s, -np.inf).",
+        ),
+        (
+            "no temperature",
+            "your loss ignores the temperature: the similarities are divided by it before the softmax.",
+            "s = u @ u.T / temperature.",
+        ),
+        (
+            "neighbour partner",
+            "you paired view i with view i + 1 (or i ^ 1): here rows i and i + B are the two views of one image.",
+            "partner = (np.arange(2B) + B) % (2B), with 2B = len(z).",
+        ),
+        ("sum", "you summed the 2B losses: NT-Xent is their mean.", "Return the mean over all 2B views."),
+    )
+)
+
+
+def _nt_xent(z, temperature) -> float:
+    return float(nt_xent_gradient(z[None], temperature)[0][0])
+
+
+def _loss_off(value, expected, args) -> Wrong:
+    return Wrong(
+        f"for 8 embeddings and temperature {args[1]} your loss is {value:.4f}, NT-Xent is {expected:.4f}.",
+        "Cosine similarities divided by the temperature; for each view i, -log of the softmax (over k != i) "
+        "at its partner (i + B) % 2B; then the mean over the 2B views.",
+    )
 
 
 def _check_nt_xent(function) -> None:
-    function = as_callable(function, "nt_xent")
-    for z, t in _q1_cases():
-        value = as_float(call(function, z.copy(), t, what=f"`nt_xent(z, {t})`"), "your loss")
-        expected = float(nt_xent_gradient(z[None], t)[0][0])
-        if np.isclose(value, expected, rtol=1e-6, atol=1e-9):
-            continue
-        for mistake, (message, hint) in NT_XENT_MISTAKES.items():
-            if np.isclose(value, _nt_xent_variant(z, t, mistake), rtol=1e-6):
-                raise Wrong(message, hint)
-        raise Wrong(
-            f"for 8 embeddings and temperature {t} your loss is {value:.4f}, NT-Xent is {expected:.4f}.",
-            "Cosine similarities divided by the temperature; for each view i, -log of the softmax (over k != i) "
-            "at its partner (i + B) % 2B; then the mean over the 2B views.",
-        )
+    against_reference(
+        as_callable(function, "nt_xent"),
+        _nt_xent,
+        _q1_cases(),
+        NT_XENT_MISTAKES,
+        run=lambda f, z, t: as_float(call(f, z.copy(), t, what=f"`nt_xent(z, {t})`"), "your loss"),
+        compare=lambda got, expected: bool(np.isclose(got, expected, rtol=1e-6, atol=1e-9)),
+        mistaken=lambda got, expected: bool(np.isclose(got, expected, rtol=1e-6)),
+        otherwise=_loss_off,
+    )
 
 
 def _demo_nt_xent(function) -> None:
@@ -94,22 +109,14 @@ def _demo_nt_xent(function) -> None:
 q1 = Exercise(
     name="the NT-Xent loss",
     checker=_check_nt_xent,
+    reference=(_nt_xent,),
+    mistakes=NT_XENT_MISTAKES,
     hints=[
         "Normalize the rows (cosine similarity), divide the similarity matrix by the temperature, and exclude "
         "each view's similarity with itself from its softmax.",
         "n = len(z); s = u @ u.T / temperature; np.fill_diagonal(s, -np.inf); partner = (np.arange(n) + n // 2) % n; "
         "loss = mean of logsumexp(s[i]) - s[i, partner[i]].",
     ],
-    solution_text="""
-def nt_xent(z, temperature):
-    n = len(z)
-    u = z / np.linalg.norm(z, axis=1, keepdims=True)  # cosine similarity
-    s = u @ u.T / temperature
-    np.fill_diagonal(s, -np.inf)  # k != i
-    partner = (np.arange(n) + n // 2) % n
-    log_softmax = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
-    return -np.mean(log_softmax[np.arange(n), partner])
-""",
     on_pass=_demo_nt_xent,
 )
 
@@ -212,18 +219,6 @@ q2 = Exercise(
         "Alternate same and different (k % 2 == 0) for balance, use only rng (rng.integers, rng.choice), and "
         "return X[left], X[right], same.",
     ],
-    solution_text="""
-def make_pairs(X, y, n_pairs, rng):
-    left, right, same = [], [], []
-    for k in range(n_pairs):
-        i = rng.integers(len(y))
-        want_same = k % 2 == 0
-        others = np.flatnonzero((y == y[i]) & (np.arange(len(y)) != i)) if want_same else np.flatnonzero(y != y[i])
-        left.append(i)
-        right.append(rng.choice(others))
-        same.append(int(want_same))
-    return X[left], X[right], np.array(same)
-""",
     on_pass=_demo_pairs,
 )
 
@@ -355,19 +350,5 @@ q3 = Exercise(
         "compile and fit: that is the linear probe.",
         "Then copy.trainable = True, compile again (with a smaller learning rate), and fit the same model again.",
     ],
-    solution_text="""
-def probe_then_fine_tune(encoder, X, y, probe_epochs, tune_epochs):
-    copy = keras.models.clone_model(encoder)
-    copy.set_weights(encoder.get_weights())  # clone_model alone draws new random weights
-    copy.trainable = False
-    model = keras.Sequential([copy, keras.layers.Dense(10)])
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(keras.optimizers.Adam(1e-2), loss, jit_compile=False)
-    model.fit(X, y, epochs=probe_epochs, batch_size=len(X), verbose=0)  # the linear probe
-    copy.trainable = True
-    model.compile(keras.optimizers.Adam(1e-3), loss, jit_compile=False)  # again: trainable changed
-    model.fit(X, y, epochs=tune_epochs, batch_size=len(X), verbose=0)  # fine-tune everything
-    return model
-""",
     on_pass=_demo_probe_then_fine_tune,
 )

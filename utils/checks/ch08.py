@@ -9,15 +9,27 @@ statistic still looks wrong if not, and names a fix that treats only the symptom
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
 from utils.capstone import (
     CAUSES,
+    DEPTH,
+    DIGITS_TARGET,
     EPOCHS,
+    JUDGED_EPOCHS,
+    LEARNING_RATE,
     SEEDS,
     SETUPS,
     TRANSFER_NEW_TASK,
-    assess_model_fix,
-    assess_step_fix,
-    assess_transfer_fix,
+    Run,
+    data_for,
+    fails,
+    run_setup,
+    score_outputs,
+    stats_batch,
 )
 from utils.checks._core import Exercise, Unanswered, Wrong, _check_signature, as_callable
 
@@ -75,6 +87,168 @@ def _check_diagnosis(name: str, diagnosis) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------
+# Running a learner's fix: does the set-up train now, or what still looks wrong?
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Assessment:
+    """What running a learner's fix showed: ``problem`` is None when it trains, else a key, with the evidence."""
+
+    problem: str | None
+    detail: str = ""
+    run: Run | None = None
+
+
+def model_problem(name: str, model) -> Assessment | None:
+    """Return why ``model`` cannot stand in for set-up ``name``'s model (wrong type, shape, depth), or None."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        return Assessment("not_a_model", f"it returned a {type(model).__name__}, not a Keras model")
+    if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
+        return Assessment("not_compiled", "the model is not compiled")
+    data = data_for(SETUPS[name])
+    try:
+        out = model(data.X_train[:2], training=False)
+    except Exception as exc:  # noqa: BLE001 (a learner's model that cannot take the data: say so)
+        return Assessment("wrong_shape", f"it cannot take the set-up's inputs of shape {data.X_train.shape[1:]}: {exc}")
+    expected = (2, 1) if name == "rnn" else (2, 10)
+    if tuple(out.shape) != expected:
+        return Assessment("wrong_shape", f"its output has shape {tuple(out.shape)}, expected {expected}")
+    if name != "rnn":
+        hidden = len([layer for layer in model.layers if hasattr(layer, "kernel")]) - 1
+        if hidden < DEPTH:
+            return Assessment("too_shallow", f"it has {hidden} hidden layers with weights, the set-up has {DEPTH}")
+    return None
+
+
+def symptom_only(name: str, model) -> Assessment | None:
+    """Return an Assessment when ``model`` treats the symptom and leaves the cause (the doctor still finds it)."""
+    from utils.clipping import clips
+    from utils.doctor import examine
+
+    keys = {f.key: f for f in examine(model, *stats_batch(name))}
+    if name == "exploding" and clips(model) and "exploding" in keys:
+        return Assessment("clipping_only", keys["exploding"].evidence)
+    learning_rate = float(np.asarray(model.optimizer.learning_rate))
+    if name in ("dead", "mystery") and "dead" in keys and learning_rate < LEARNING_RATE:
+        return Assessment("lower_lr_only", keys["dead"].evidence)
+    return None
+
+
+def remaining_problem(name: str, model) -> str:
+    """Return the evidence of the first problem the doctor still finds in ``model`` (fresh), or an empty string."""
+    from utils.doctor import examine
+
+    findings = examine(model, *stats_batch(name))
+    return findings[0].evidence if findings else ""
+
+
+def _first_failure(name: str, answer: Callable, seeds) -> Run | None:
+    """Run a learner's version on each seed; return the first run that misses the target, or None."""
+    for seed in seeds:
+        run = run_setup(name, "yours", seed, answer=answer)
+        if fails(SETUPS[name], run):
+            return run
+    return None
+
+
+def assess_model_fix(name: str, builder: Callable, seeds=SEEDS) -> Assessment:
+    """Run a learner's model builder for set-up ``name`` on each seed: does it train, or what still looks wrong?"""
+    from utils.course import seed_everything
+
+    seed_everything(seeds[0])
+    fresh = builder()
+    problem = model_problem(name, fresh) or symptom_only(name, fresh)
+    if problem:
+        return problem
+    failed = _first_failure(name, builder, seeds)
+    if failed is not None:
+        return Assessment("not_trained", remaining_problem(name, fresh), failed)
+    return Assessment(None)
+
+
+def _score_with_batch_statistics(model) -> float:
+    """Return the BN set-up's validation accuracy with BN in training mode (batch statistics), state restored."""
+    data = data_for(SETUPS["bn_mode"])
+    saved = [v.numpy().copy() for v in model.non_trainable_variables]  # a training-mode call moves the averages
+    try:
+        return score_outputs(SETUPS["bn_mode"], np.asarray(model(data.X_valid, training=True)), data)
+    finally:
+        for variable, value in zip(model.non_trainable_variables, saved, strict=True):
+            variable.assign(value)
+
+
+def _bn_momentum(model) -> float:
+    import keras
+
+    momenta = [layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    return float(max(momenta)) if momenta else float("nan")
+
+
+def assess_step_fix(step: Callable, seeds=SEEDS) -> Assessment:
+    """Run the BN set-up with a learner's train step on each seed: does it train, are the moving averages updated?
+
+    A step that trains BN in training mode but misses the target only at inference, because BN's moving averages
+    lag behind the weights, is told so (``bn_lagging``), not that it "does not train".
+    """
+    from utils.doctor import examine
+
+    first = run_setup("bn_mode", "yours", seeds[0], answer=step)
+    findings = {f.key: f for f in examine(first.model, *stats_batch("bn_mode"))}
+    if "bn_mode" in findings:
+        return Assessment("bn_not_updated", findings["bn_mode"].evidence, first)
+    failed = _first_failure("bn_mode", step, seeds)
+    if failed is None:
+        return Assessment(None)
+    batch_score = _score_with_batch_statistics(failed.model)
+    if not failed.diverged() and batch_score >= DIGITS_TARGET:
+        momentum = _bn_momentum(failed.model)
+        detail = (
+            f"with batch statistics (training=True) it reaches {batch_score:.2f} on seed {failed.seed}, with its "
+            f"moving averages (training=False) {failed.judged:.2f}; at momentum {momentum:g} the averages remember "
+            f"about the last {1 / (1 - momentum):.0f} steps, and the weights moved faster than that"
+        )
+        return Assessment("bn_lagging", detail, failed)
+    return Assessment("not_trained", next(iter(findings.values())).evidence if findings else "", failed)
+
+
+def _shares_layers(run: Run) -> bool:
+    """Return True when the learner's model uses the base model's own layers (not copies)."""
+    base_layers = {id(layer) for layer in run.base.layers}
+    return any(id(layer) in base_layers for layer in run.model.layers)
+
+
+def assess_transfer_fix(procedure: Callable, seeds=SEEDS) -> Assessment:
+    """Run the transfer set-up with a learner's procedure: frozen layers unchanged, digits 0-4 kept, 5-9 learned?"""
+    for seed in seeds:
+        run = run_setup("transfer", "yours", seed, answer=procedure)
+        shared = _shares_layers(run)
+        frozen = [layer for layer in run.model.layers if not layer.trainable and layer.weights]
+        if not frozen:
+            where = "the base model that shares them" if shared else "the pretrained features (your copy of them)"
+            return Assessment(
+                "nothing_frozen", f"no layer of the model has trainable=False, so fit changes {where}", run
+            )
+        if run.moved_in_fit.size and np.max(run.moved_in_fit) > 0:
+            moved = f"fit moved the reused layers by up to {100 * np.max(run.moved_in_fit):.0f}% of their norm"
+            return Assessment("frozen_moved", moved, run)
+        if run.moved_before.size and np.max(run.moved_before) > 0:
+            moved = (
+                f"your function itself moved the reused layers by up to {100 * np.max(run.moved_before):.0f}% of "
+                "their norm before returning the model (a fit before freezing)"
+                + (", and the base model, which shares them, with them" if shared else "")
+            )
+            return Assessment("trained_before_freezing", moved, run)
+        if fails(SETUPS["transfer"], run):
+            return Assessment("not_trained", f"the base model's digits 0-4 accuracy fell to {run.final:.2f}", run)
+        if not np.max(run.other[-JUDGED_EPOCHS:]) >= TRANSFER_NEW_TASK:
+            return Assessment("head_not_learning", f"digits 5-9 accuracy {run.other[-1]:.2f}", run)
+    return Assessment(None)
+
+
+# ------------------------------------------------------------------------------------------------------------
 # What an Assessment's problem means to a learner
 # ------------------------------------------------------------------------------------------------------------
 
@@ -82,7 +256,8 @@ _PROBLEMS = {
     "not_a_model": ("your function should return the compiled Keras model: {detail}.", "End with `return model`."),
     "not_compiled": (
         "{detail}: the check trains it with its own optimizer and loss.",
-        "Compile it as the broken set-up does (compile_sgd(model) or compile_rnn(model)).",
+        "Compile it as the broken set-up does: compile_model(model, learning_rate=LEARNING_RATE) "
+        '(with loss="mse" for the RNN).',
     ),
     "wrong_shape": ("your model does not fit the set-up: {detail}.", "Keep the set-up's inputs and outputs."),
     "too_shallow": (
@@ -92,17 +267,18 @@ _PROBLEMS = {
     "clipping_only": (
         "clipping treats the symptom only: the loss stays finite, but the cause is still there and the network "
         "still learns little. {detail}.",
-        'Fix the cause: initialize with He (std √(2/fan_in)), e.g. dense_stack("relu", "he_normal").',
+        'Fix the cause: initialize with He (std √(2/fan_in)), e.g. build_mlp(DEPTH, WIDTH, "relu", '
+        'kernel_initializer="he_normal").',
     ),
     "lower_lr_only": (
         "a lower learning rate treats a symptom only: smaller steps do not revive units that are dead from the "
         "start. {detail}.",
-        "Fix the cause: start the biases at 0 (bias=0.0 in dense_stack).",
+        "Fix the cause: start the biases at 0 (bias_initializer=0.0 in build_mlp).",
     ),
     "not_trained": (
         "your fixed set-up still does not train (below the target, less 0.03 for noise, in each of its last 3 "
         "epochs, on at least one seed). The statistic that still looks wrong: {detail}",
-        "Run utils.diagnostics.doctor(model, x, y) on your fresh model: it names what is left to fix.",
+        "Run utils.doctor.doctor(model, x, y) on your fresh model: it names what is left to fix.",
     ),
     "bn_not_updated": (
         "BN still never runs in training mode: {detail}",
@@ -190,10 +366,8 @@ def _demo(name: str):
     return demo
 
 
-def _exercise(name: str, title: str, hints: list[str], solution: str, checker=None) -> Exercise:
-    return Exercise(
-        name=title, checker=checker or _model_checker(name), hints=hints, solution_text=solution, on_pass=_demo(name)
-    )
+def _exercise(name: str, title: str, hints: list[str], checker=None) -> Exercise:
+    return Exercise(name=title, checker=checker or _model_checker(name), hints=hints, on_pass=_demo(name))
 
 
 q1 = _exercise(
@@ -203,12 +377,6 @@ q1 = _exercise(
         "keras_layer_stats(model, x, y).vanishing_ratio() on the fresh model: how much gradient reaches the bottom?",
         "Logistic units pass at most a quarter of the gradient, and small weights shrink it further: change both.",
     ],
-    """
-diagnosis = "vanishing"
-
-def fixed_vanishing():
-    return compile_sgd(dense_stack("relu", "he_normal"))
-""",
 )
 
 q2 = _exercise(
@@ -218,12 +386,6 @@ q2 = _exercise(
         "Look at the activation std layer by layer on the fresh model, and at std(W)·√fan_in.",
         "He initialization draws std √(2/fan_in): the stack keeps its scale from layer to layer.",
     ],
-    """
-diagnosis = "exploding"
-
-def fixed_exploding():
-    return compile_sgd(dense_stack("relu", "he_normal"))
-""",
 )
 
 q3 = _exercise(
@@ -233,12 +395,6 @@ q3 = _exercise(
         "keras_layer_stats(...).frac_dead: which share of each layer's units output 0 for every example?",
         "A unit is dead when its pre-activation is negative for every input: look at the biases.",
     ],
-    """
-diagnosis = "dead"
-
-def fixed_dead():
-    return compile_sgd(dense_stack("relu", "he_normal", bias=0.0))
-""",
 )
 
 
@@ -293,16 +449,6 @@ q4 = _exercise(
         "After training, print a BN layer's moving_mean: has it moved from 0?",
         "model(x) runs BN in inference mode: inside a training step, call model(x, training=True).",
     ],
-    """
-diagnosis = "bn_mode"
-
-def fixed_bn_step(model, x, y):
-    with tf.GradientTape() as tape:
-        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=True)))
-    grads = tape.gradient(loss, model.trainable_variables)
-    model.optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-    return loss
-""",
     checker=_check_step,
 )
 
@@ -344,19 +490,6 @@ q5 = _exercise(
         "fit reuses the training function it traced first, with the trainable flags of that moment: freeze, "
         "then compile (which rebuilds it), then fit. Copy the base first (clone_model, then set_weights).",
     ],
-    """
-diagnosis = "frozen_train"
-
-def fixed_transfer(base):
-    copy = keras.models.clone_model(base)
-    copy.set_weights(base.get_weights())
-    head = keras.layers.Dense(5, activation="softmax", name="head")
-    model = keras.Sequential([keras.Input(shape=(64,)), *copy.layers[:-1], head])
-    for layer in model.layers[:-1]:
-        layer.trainable = False
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", jit_compile=False)
-    return model
-""",
     checker=_check_transfer,
 )
 
@@ -366,27 +499,16 @@ q6 = _exercise(
     [
         "Compare the broken run's largest gradient norm with its median step's (run.spike): rare steps tens to "
         "hundreds of times the median are an explosion.",
-        "Bound each step: compile_rnn(model, global_clipnorm=1.0) clips the gradient to global norm 1 (chapter 05).",
+        'Bound each step: compile_model(model, learning_rate=LEARNING_RATE, loss="mse", global_clipnorm=1.0) clips '
+        "the gradient to global norm 1 (chapter 05).",
     ],
-    """
-diagnosis = "rnn_exploding"
-
-def fixed_rnn():
-    return compile_rnn(sum_rnn("relu"), global_clipnorm=1.0)
-""",
 )
 
 q7 = _exercise(
     "mystery",
     "the mystery (two causes)",
     [
-        "Run utils.diagnostics.doctor on the fresh model: it names more than one problem.",
+        "Run utils.doctor.doctor on the fresh model: it names more than one problem.",
         "Fixing one cause reveals the other: the biases and the weight scale both need fixing.",
     ],
-    """
-diagnosis = ("dead", "init_too_small")
-
-def fixed_mystery():
-    return compile_sgd(dense_stack("relu", "he_normal", bias=0.0))
-""",
 )
