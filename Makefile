@@ -31,19 +31,19 @@ setup: $(STAMP)  ## create or refresh .venv with the course and its tools
 lab: $(STAMP)  ## open the course in JupyterLab (http://127.0.0.1:8888)
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" $(LAB_FLAGS) chapters/00_setup_check.ipynb
 
-# Both pytest sessions of `make test` run inside tests/offline.py: the network cut (where it cannot be cut, it says
-# so loudly and the offline test is skipped). In the first, each chapter and solution runs twice: nbval's pass, then,
-# on the same worker and in the same folder, tests/user_runs.py's re-run (same compared outputs, no new untracked
-# files). The second holds the unit, structure, exercise and browser tests, and ends with a banner naming any check
-# that was skipped. Both sessions always run; `make test` fails if either failed.
-OFFLINE ?= $(PY) tests/offline.py
+# Both pytest sessions of `make test` run inside tests/support/offline.py: the network cut (where it cannot be cut, it
+# says so loudly and the offline test is skipped). In the first, each chapter and solution runs twice: nbval's pass,
+# then, on the same worker and in the same folder, tests/support/user_runs.py's re-run (same compared outputs, no new
+# untracked files). The second holds the unit, structure, exercise and browser tests, and ends with a banner naming
+# any check that was skipped. Both sessions always run; `make test` fails if either failed.
+OFFLINE ?= $(PY) tests/support/offline.py
 
 test: $(STAMP)  ## everything CI checks: lint; every notebook twice; unit, structure and browser tests; all offline
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(OFFLINE) $(PY) -m pytest -n $(JOBS) --dist loadscope -p tests.user_runs -rs $(NBVAL) chapters solutions; \
+	$(OFFLINE) $(PY) -m pytest -n $(JOBS) --dist loadscope -p tests.support.user_runs -rs $(NBVAL) chapters solutions; \
 	status=$$?; \
-	$(OFFLINE) $(PY) -m pytest -n $(JOBS) --dist loadgroup -p tests.user_runs -rs tests || status=1; \
+	$(OFFLINE) $(PY) -m pytest -n $(JOBS) --dist loadgroup -p tests.support.user_runs -rs tests || status=1; \
 	exit $$status
 
 report: $(STAMP)  ## print what a bug report needs: course version, versions, platform, CPU/GPU, problems

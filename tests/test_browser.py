@@ -19,10 +19,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,18 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebooks import CHAPTERS, ROOT, code_cells, read
-from tests.user_runs import cannot_run
+from tests.support.browser import launch_chromium
+from tests.support.notebooks import CHAPTERS, ROOT, code_cells, read
+from tests.support.servers import Server, free_ports, user_environment
 
 DEFAULT = ("01", "00")  # chapter 01 (the first explorer), then chapter 00 (the setup check's slider)
 NOTEBOOKS_ENV = "COURSE_BROWSER_NOTEBOOKS"
-CHROMIUM_ENV = "COURSE_CHROMIUM"
-HOW_TO_GET_CHROMIUM = (
-    "Chromium not found, so the browser test did NOT run. Install Debian's build (`sudo apt-get install chromium`; "
-    f".ci/run does this), or point {CHROMIUM_ENV} at a Chromium or Chrome executable. Never `playwright install`."
-)
 SECONDS = {"server": 120, "open": 120, "run": 600, "slider": 60}
-TEST_ONLY_ENV = ("MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")  # set by tests/conftest.py
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook tab in front
 LAB_SETTINGS = {  # a fresh user's settings, except: never save the course's notebooks, and do not fetch news
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
@@ -66,29 +57,14 @@ NOTEBOOKS = _notebooks()
 # ------------------------------------------------------------------------------------------------------------
 
 
-def chromium_executable() -> str | None:
-    named = os.environ.get(CHROMIUM_ENV)
-    if named:
-        return named if Path(named).exists() else None
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Lab:
+class Lab(Server):
     """A JupyterLab server started as ``make lab`` does, for tests."""
+
+    name = "JupyterLab"
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.port, self.token = _free_port(), secrets.token_hex(16)
+        (self.port,), self.token = free_ports(), secrets.token_hex(16)
         self.base = f"http://127.0.0.1:{self.port}/"
         for plugin, values in LAB_SETTINGS.items():
             target = folder / "settings" / f"{plugin.replace(':', '/')}.jupyterlab-settings"
@@ -111,14 +87,13 @@ class Lab:
             command.append("--allow-root")
         # A user's environment: without what tests/conftest.py sets for the tests (MPLBACKEND=Agg would hide every
         # figure). The kernels write their files apart, so they never race a test run of the same notebook.
-        env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_ENV}
+        env = user_environment()
         env["COURSE_OUTPUT_DIR"] = str(folder / "outputs")
-        self.log_path = folder / "jupyterlab.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self._wait_until_up()
+        self.start(command, cwd=ROOT, env=env, log_path=folder / "jupyterlab.log", seconds=SECONDS["server"])
+
+    def up(self) -> bool:
+        self.api("status")
+        return True
 
     def api(self, path: str, method: str = "GET"):
         request = urllib.request.Request(f"{self.base}api/{path}?token={self.token}", method=method)
@@ -126,25 +101,8 @@ class Lab:
             body = response.read()
         return json.loads(body) if body else None
 
-    def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + SECONDS["server"]
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"JupyterLab exited with status {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                self.api("status")
-                return
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        pytest.fail(f"JupyterLab did not answer within {SECONDS['server']} s:\n{self.log_tail()}")
-
     def url(self, path: Path) -> str:
         return f"{self.base}lab/tree/{path.relative_to(ROOT).as_posix()}?reset&token={self.token}"
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
     def shut_down_kernels(self) -> None:
         try:
@@ -154,38 +112,9 @@ class Lab:
             pass
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.running():
             self.shut_down_kernels()
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
-def launch_chromium(what: str = "the browser test"):
-    """Yield Debian's Chromium under Playwright, headless and offline-quiet; ``what`` names the test in a skip."""
-    executable = chromium_executable()
-    if executable is None:
-        cannot_run(HOW_TO_GET_CHROMIUM.replace("the browser test", what))
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        cannot_run(f"{what} did NOT run: Playwright's Python package is missing (`make setup` installs it)")
-    playwright = sync_playwright().start()
-    flags = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
-    flags += ["--disable-component-update", "--disable-sync", "--no-first-run"]
-    if os.geteuid() == 0:
-        flags.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
-    try:
-        browser = playwright.chromium.launch(executable_path=executable, args=flags)
-    except Exception as error:
-        playwright.stop()
-        pytest.fail(f"{executable} did not start under Playwright: {error}")
-    yield browser
-    browser.close()
-    playwright.stop()
+        super().stop()
 
 
 @pytest.fixture(scope="module")

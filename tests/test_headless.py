@@ -16,11 +16,12 @@ import re
 import nbformat
 import pytest
 
-from tests.notebooks import CHAPTERS, ROOT, SETUP_SOURCE, code_cells, executor, read
+from tests.support.notebooks import CHAPTERS, ROOT, SETUP_SOURCE, code_cells, read
+from tools import executor
+from tools.notebooks import WIDGET
 
 REPEATS = 3  # each chapter's explorers, one after the other, in one fresh kernel (kept cheap: about 30 s idle)
 CELL_TIMEOUT_S = 120  # far above an explorer cell's second or two: reaching it means a hang
-WIDGET = "application/vnd.jupyter.widget-view+json"
 # Explorers that read what their chapter computed above them (a sweep over seeds) are called here on their own
 # defaults, computed in a few seconds, instead of the chapter's cell: the same widget, drawn the same way.
 OWN_CALLS = {
@@ -84,7 +85,7 @@ def test_nothing_runs_a_notebook_but_the_course_executor():
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if pattern.search(line) and "nbclient.exceptions" not in line
     ]
-    assert not offenders, f"run notebooks with tools/executor.py (tests: tests.notebooks.executor()): {offenders}"
+    assert not offenders, f"run notebooks with tools/executor.py (`from tools import executor`): {offenders}"
 
 
 class _NoKernel:
@@ -103,9 +104,8 @@ def _comm(comm_id: str, state: dict, msg_type: str = "comm_msg", parent: str = "
 
 
 def test_the_output_widget_stand_in_keeps_explorer_drawings_out_of_the_cell_and_never_talks_to_the_kernel():
-    ex = executor()
-    client = ex.client(nbformat.v4.new_notebook(), ROOT)
-    assert client.widget_registry[ex.OUTPUT_WIDGET] == {"OutputModel": ex.SilentOutputWidget}
+    client = executor.client(nbformat.v4.new_notebook(), ROOT)
+    assert client.widget_registry[executor.OUTPUT_WIDGET] == {"OutputModel": executor.SilentOutputWidget}
     client.kc, client.clear_before_next_output = _NoKernel(), False  # as at the start of a cell
     outs: list = []
     client.handle_comm_msg(outs, _comm("w1", {"msg_id": "", "outputs": []}, "comm_open"), 0)
@@ -127,7 +127,7 @@ def test_explorer_cells_run_headless_again_and_again():
 
     nb = explorers_notebook()
     try:
-        seconds = executor().execute(nb, ROOT / "chapters", timeout=CELL_TIMEOUT_S)
+        seconds = executor.execute(nb, ROOT / "chapters", timeout=CELL_TIMEOUT_S)
     except CellTimeoutError as error:
         pytest.fail(f"a headless run hung at an explorer cell (no reply within {CELL_TIMEOUT_S} s): {error}")
     explorers = nb.cells[1:]
@@ -140,3 +140,23 @@ def test_explorer_cells_run_headless_again_and_again():
         assert len(shown) == 1, f"chapter {cell.metadata['chapter']}: {cell.source!r} showed no widget"
         assert not any("image/png" in output.get("data", {}) for output in cell.outputs), "a figure left the widget"
     print(f"{len(explorers)} explorer cells in {seconds:.1f} s")
+
+
+def test_the_bench_times_compute_from_the_setup_cell_and_sums_chapters_01_to_06(monkeypatch, capsys):
+    from tools import bench
+
+    nb = nbformat.v4.new_notebook()
+    for second, source in [(3, "import os"), (8, SETUP_SOURCE), (9, "f()"), (14, "g()")]:
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+        nb.cells[-1].metadata["execution"] = {"iopub.status.idle": f"2026-01-01T00:00:{second:02d}.500000Z"}
+    assert bench.compute_time(nb) == 6.0  # from the end of setup() to the end of the last cell
+    six = [path for path in CHAPTERS if "01" <= path.name[:2] <= "06"]
+    monkeypatch.setattr(bench, "bench_notebook", lambda path: {"wall_s": 21.0, "compute_s": 15.0, "peak_mib": 1.0})
+    monkeypatch.setattr(bench, "time_tensorflow_import", lambda: 1.0)
+    monkeypatch.setattr(bench, "time_glyphs", lambda: 0.1)
+    monkeypatch.setattr(bench, "compute_functions", lambda: [])
+    for key, value in bench.QUIET_TF.items():  # bench.main sets them: restored after the test
+        monkeypatch.setenv(key, value)
+    assert bench.main([str(path) for path in six]) == 1
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("chapters 01-06 together")]
+    assert line.split()[3:9] == ["126.0", "s", "90.0", "s", "120", "s"] and "OVER BUDGET" in line

@@ -18,8 +18,6 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -28,8 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebooks import ROOT
-from tests.user_runs import cannot_run
+from tests.support.notebooks import ROOT
+from tests.support.servers import Server, free_ports, user_environment
+from tests.support.user_runs import cannot_run
 
 CONFIG = ROOT / "tools" / "hub" / "jupyterhub_config.py"
 BIN = Path(sys.executable).parent
@@ -39,7 +38,6 @@ CHAPTER = "chapters/00_setup_check.ipynb"
 READY = "You are ready"
 SECONDS = {"hub": 90, "spawn": 180, "cell": 300}
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"  # asks "get notified about official Jupyter news?"
-TEST_ONLY_ENV = ("MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")  # set by tests/conftest.py
 HOW_TO_GET_IT = "JupyterHub or its proxy is missing, so the JupyterHub test did NOT run: `make setup` installs them"
 
 
@@ -48,27 +46,17 @@ HOW_TO_GET_IT = "JupyterHub or its proxy is missing, so the JupyterHub test did 
 # ------------------------------------------------------------------------------------------------------------
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports on 127.0.0.1 that are free now (held open together, so they differ)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-class Hub:
+class Hub(Server):
     """JupyterHub started from the course's configuration, in its own process group, with its state in ``folder``."""
+
+    name = "JupyterHub"
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.homes = folder / "homes"
         port, proxy_api, hub_api = free_ports(3)
         self.base = f"http://127.0.0.1:{port}/"
-        env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_ENV}
+        env = user_environment()
         env.update(
             COURSE_HUB_PORT=str(port),
             COURSE_HUB_PROXY_API_PORT=str(proxy_api),
@@ -78,47 +66,17 @@ class Hub:
             COURSE_HUB_PASSWORD=PASSWORD,
             COURSE_HUB_USERS=",".join(USERS),
         )
-        self.log_path = folder / "jupyterhub.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [str(BIN / "jupyterhub"), "-f", str(CONFIG)],
-                cwd=folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_until_up()
+        command = [str(BIN / "jupyterhub"), "-f", str(CONFIG)]
+        self.start(command, cwd=folder, env=env, log_path=folder / "jupyterhub.log", seconds=SECONDS["hub"])
 
-    def _wait_until_up(self) -> None:
+    def up(self) -> bool:
         import requests
 
-        deadline = time.monotonic() + SECONDS["hub"]
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"JupyterHub exited with status {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(self.base + "hub/api", timeout=5).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        pytest.fail(f"JupyterHub did not answer within {SECONDS['hub']} s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return requests.get(self.base + "hub/api", timeout=5).ok
 
     def stop(self) -> list[int]:
         """Stop the hub (it stops the learners' servers); kill, by process id, and return any server it left."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        super().stop(timeout=60)
         left = self._servers_left()
         for pid in left:
             try:

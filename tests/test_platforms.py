@@ -15,7 +15,7 @@ import yaml
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from tests.notebooks import CHAPTERS, ROOT, markdown, read
+from tests.support.notebooks import CHAPTERS, ROOT, markdown, read
 
 TENSORFLOW = {"tensorflow", "tensorflow-cpu"}
 VERSION = "2.21.0"

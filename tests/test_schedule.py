@@ -8,7 +8,6 @@ tested on copies of the course's notebooks in a temporary folder, never on the r
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 import shutil
@@ -18,22 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebooks import ALL_NOTEBOOKS, CHAPTERS, ROOT, ids
+from tests.support.notebooks import ALL_NOTEBOOKS, CHAPTERS, ROOT, ids
+from tools import reset_exercises, schedule, stamp_timings
+from tools.notebooks import render, title_cell
 
 TOOLS = ROOT / "tools"
-
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"course_tools_{name}", TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-stamp_timings = _tool("stamp_timings")
-schedule = _tool("schedule")
-reset_exercises = _tool("reset_exercises")
 
 
 def _json(path: Path) -> dict:
@@ -41,7 +29,7 @@ def _json(path: Path) -> dict:
 
 
 def _title_minutes(path: Path) -> dict[str, int]:
-    return stamp_timings.parse_time_line(stamp_timings.title_source(_json(path)))
+    return stamp_timings.parse_time_line(title_cell(_json(path)))
 
 
 @pytest.fixture
@@ -107,7 +95,7 @@ def test_stamping_writes_the_minutes_and_nothing_else(course):
         expected["metadata"]["course"] = after["metadata"]["course"]
         assert after == expected, f"{path.name}: stamping changed more than metadata['course']"
         # nbformat's own layout, so a diff shows the metadata lines alone
-        assert path.read_text(encoding="utf-8") == stamp_timings.render(after)
+        assert path.read_text(encoding="utf-8") == render(after)
 
 
 def test_stamping_is_idempotent(course):
@@ -210,7 +198,7 @@ def test_schedule_fails_and_says_how_when_metadata_is_missing(course):
     for path in sorted((course / "chapters").glob("*.ipynb")):
         nb = _json(path)
         nb.get("metadata", {}).pop("course", None)
-        path.write_text(stamp_timings.render(nb), encoding="utf-8")
+        path.write_text(render(nb), encoding="utf-8")
     result = _run("schedule.py", "--root", str(course))
     assert result.returncode == 1
     assert "stamp_timings.py" in result.stderr and "chapters/00_" in result.stderr

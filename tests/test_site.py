@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import fcntl
 import html
-import importlib.util
 import json
 import os
 import re
@@ -28,23 +27,13 @@ from urllib.parse import unquote
 import nbformat
 import pytest
 
-from tests.notebooks import CHAPTERS, EXERCISES, ROOT, SOLUTIONS, ids
-from tests.test_browser import launch_chromium
+from tests.support.browser import launch_chromium
+from tests.support.notebooks import CHAPTERS, EXERCISES, ROOT, SOLUTIONS, ids, read
+from tools import build_site
+from tools.make_exercises import BEGIN, END  # the solution markers, as the generator reads them
+from tools.notebooks import WIDGET, title_line
 
 PAGES = CHAPTERS + EXERCISES + SOLUTIONS
-WIDGET = "application/vnd.jupyter.widget-view+json"
-BEGIN, END = re.compile(r"^\s*### BEGIN SOLUTION\s*$"), re.compile(r"^\s*### END SOLUTION\s*$")
-
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"course_tools_{name}", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-build_site = _tool("build_site")
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +127,7 @@ def test_each_page_links_home_and_to_its_neighbours(site, notebook):
         assert f"{siblings[position - 1].stem}.html" in page.links, "no link to the previous notebook"
     if position + 1 < len(siblings):
         assert f"{siblings[position + 1].stem}.html" in page.links, "no link to the next notebook"
-    title = nbformat.read(notebook, as_version=4).cells[0].source.splitlines()[0].lstrip("# ").strip()
+    title = title_line(read(notebook))
     assert title in page.visible_text
 
 
@@ -201,7 +190,7 @@ def _pngs(nb) -> list[str]:
 @pytest.mark.parametrize("notebook", CHAPTERS + SOLUTIONS, ids=ids(CHAPTERS + SOLUTIONS))
 def test_every_figure_is_on_the_page(site, notebook):
     text = page_of(site, notebook).read_text(encoding="utf-8")
-    pngs = _pngs(nbformat.read(notebook, as_version=4))
+    pngs = _pngs(read(notebook))
     missing = [i for i, png in enumerate(pngs) if png[:2000] not in text]
     assert not missing, f"figures {missing} of {len(pngs)} are not on the page"
 
@@ -220,7 +209,7 @@ def _widget_cells_with_a_figure(nb) -> tuple[int, int]:
 
 @pytest.mark.parametrize("notebook", CHAPTERS + SOLUTIONS, ids=ids(CHAPTERS + SOLUTIONS))
 def test_widgets_show_their_default_figure(site, notebook):
-    widgets, with_figure = _widget_cells_with_a_figure(nbformat.read(notebook, as_version=4))
+    widgets, with_figure = _widget_cells_with_a_figure(read(notebook))
     text = Page(page_of(site, notebook)).visible_text
     notes = text.count("Interactive widget")
     assert notes == widgets - with_figure, (
@@ -238,7 +227,7 @@ def test_widgets_show_their_default_figure(site, notebook):
 def _code_lines(notebook: Path) -> tuple[set[str], set[str]]:
     """The stripped code lines of a notebook: (inside ### BEGIN/END SOLUTION regions, outside them)."""
     inside_lines, outside_lines, inside = set(), set(), False
-    for cell in nbformat.read(notebook, as_version=4).cells:
+    for cell in read(notebook).cells:
         if cell.cell_type != "code":
             continue
         for line in cell.source.splitlines():
@@ -292,7 +281,7 @@ def browser():
 
 def _first_explorer_chapter() -> Path:
     for path in CHAPTERS:
-        widgets, with_figure = _widget_cells_with_a_figure(nbformat.read(path, as_version=4))
+        widgets, with_figure = _widget_cells_with_a_figure(read(path))
         if with_figure:
             return path
     return CHAPTERS[0]
@@ -334,7 +323,7 @@ def test_chromium_renders_the_page_without_console_errors(site, browser, which):
 def _formulas(notebook: Path) -> list[str]:
     """The LaTeX formulas of a notebook's markdown cells, as the builder finds them."""
     formulas = build_site.Formulas()
-    for cell in nbformat.read(notebook, as_version=4).cells:
+    for cell in read(notebook).cells:
         if cell.cell_type == "markdown":
             formulas.protect(cell.source)
     return [tex for tex, _ in formulas.formulas]

@@ -11,7 +11,7 @@ import tomllib
 import pytest
 import yaml
 
-from tests.notebooks import (
+from tests.support.notebooks import (
     ALL_NOTEBOOKS,
     CHAPTERS,
     EXECUTED,
@@ -92,7 +92,7 @@ EXACT_CONSTANTS: list[tuple[str, str, str]] = []
 
 def unportable_outputs(nb) -> list[str]:
     """Describe compared outputs that another machine would print differently: full-precision floats, raw values."""
-    from tests.user_runs import compared_outputs, is_compared, sanitize_patterns
+    from tests.support.user_runs import compared_outputs, is_compared, sanitize_patterns
 
     patterns, found = sanitize_patterns(), []
     allowed = {number for name, number, _ in EXACT_CONSTANTS if name == nb.metadata.get("_name")}
@@ -206,6 +206,17 @@ def test_importing_utils_changes_nothing_global():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+def test_tools_and_tests_share_their_harness():
+    """One course root (tools/notebooks.py); tools imported as a package; no test module imports another."""
+    for path in sorted((ROOT / "tools").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert path.name == "notebooks.py" or not re.search(r"^ROOT = ", text, re.M), f"tools/{path.name}: own ROOT"
+        assert "spec_from_file_location" not in text, f"tools/{path.name}: `from tools import NAME` instead"
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        bad = [m for m in _imports(path) if m.startswith("tests.test_")]
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}: shared helpers belong in tests/support/"
+
+
 def _imports(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
@@ -213,16 +224,6 @@ def _imports(path):
             yield node.module
         elif isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
-
-
-def test_utils_layers_point_down():
-    """Nothing in utils imports the widgets or the checks, except the widgets and the checks themselves."""
-    for path in sorted((ROOT / "utils").rglob("*.py")):
-        rel = path.relative_to(ROOT / "utils").as_posix()
-        if rel.startswith(("widgets", "checks/")):
-            continue
-        bad = [m for m in _imports(path) if m.startswith(("utils.widgets", "utils.checks"))]
-        assert not bad, f"utils/{rel} imports {bad}: arrows must point down toward compute"
 
 
 # ------------------------------------------------------------------------------------------------------------

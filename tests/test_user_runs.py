@@ -1,13 +1,14 @@
 """Offline, determinism and re-run: the notebooks behave for a user as they do in CI.
 
 How ``make test`` proves it, executing each notebook as few times as it can:
-- **offline**: both pytest runs of ``make test`` start inside tests/offline.py, a network namespace where only
+- **offline**: both pytest runs of ``make test`` start inside tests/support/offline.py, a network namespace where only
   loopback is up, so every notebook (nbval's pass, the re-runs, the exercise runs, the browser's kernels) and every
   test runs with the network cut. ``test_the_network_is_cut`` below checks that this run really is cut, and is
   skipped, loudly (a failure under ``CI=true``), where the machine cannot make a namespace;
-- **re-run and determinism**: tests/user_runs.py, loaded next to ``--nbval``, follows nbval's run of each chapter and
-  solution with a second run in a fresh kernel in the same folder, whose compared outputs must equal the saved
-  ones (which nbval's first run matched), and which must leave no new untracked file outside git-ignored folders.
+- **re-run and determinism**: tests/support/user_runs.py, loaded next to ``--nbval``, follows nbval's run of each
+  chapter and solution with a second run in a fresh kernel in the same folder, whose compared outputs must equal the
+  saved ones (which nbval's first run matched), and which must leave no new untracked file outside git-ignored
+  folders.
 
 This module tests that machinery: the network check, the wrapper's fallback, and the comparison.
 """
@@ -23,9 +24,9 @@ import sys
 import nbformat
 import pytest
 
-from tests import offline
-from tests.notebooks import ROOT
-from tests.user_runs import (
+from tests.support import offline
+from tests.support.notebooks import ROOT
+from tests.support.user_runs import (
     SANITIZE_FILE,
     cannot_run,
     network_status,
@@ -63,7 +64,7 @@ def test_the_wrapper_says_loudly_when_it_cannot_cut_the_network(tmp_path):
     env["PATH"] = str(tmp_path)  # no `unshare` here
     show = "import os; print(os.environ['COURSE_NETWORK'])"
     run = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "offline.py"), sys.executable, "-c", show],
+        [sys.executable, str(ROOT / "tests" / "support" / "offline.py"), sys.executable, "-c", show],
         env=env,
         capture_output=True,
         text=True,
@@ -80,10 +81,10 @@ def test_make_test_runs_every_pytest_offline_and_reruns_the_notebooks():
     pytest_lines = [line for line in recipe.splitlines() if "pytest" in line]
     assert pytest_lines, "make test runs no pytest"
     for line in pytest_lines:
-        assert "$(OFFLINE)" in line, f"make test must run pytest through tests/offline.py: {line.strip()}"
-        assert "-p tests.user_runs" in line, f"load the plugin (network status, loud skips): {line.strip()}"
+        assert "$(OFFLINE)" in line, f"make test must run pytest through tests/support/offline.py: {line.strip()}"
+        assert "-p tests.support.user_runs" in line, f"load the plugin (network status, loud skips): {line.strip()}"
     assert any("$(NBVAL)" in line and "chapters" in line and "solutions" in line for line in pytest_lines)
-    assert "OFFLINE ?= $(PY) tests/offline.py" in makefile
+    assert "OFFLINE ?= $(PY) tests/support/offline.py" in makefile
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -1,12 +1,8 @@
 """Explorers: compute, plot and wiring, driven from plain pytest (no kernel)."""
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-from utils import mlp, widgets  # noqa: E402
+from utils import mlp, plots, widgets
 
 
 def test_gradient_flow_explorer_builds_and_responds():
@@ -29,6 +25,6 @@ def test_controls_cannot_leave_their_range():
 
 def test_plot_gradient_flow_returns_a_three_panel_figure():
     stats = mlp.compute_gradient_flow(depth=5, width=16)
-    fig = widgets.plot_gradient_flow(stats, title="t")
-    assert len(fig.axes) == 3
+    fig = plots.plot_gradient_flow(stats, title=plots.gradient_flow_title(stats))
+    assert len(fig.axes) == 3 and "lowest / top hidden layer" in fig.get_suptitle()
     plt.close(fig)

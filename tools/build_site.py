@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("chapters", "exercises", "solutions")  # course order within each; the chapters lead
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+if not __package__:  # run as `python tools/build_site.py`: import `tools` from the course folder, as `-m` does
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.notebooks import FOLDERS, ROOT, WIDGET, course_notebooks, read, time_line, title_line  # noqa: E402
+
 NOTES = Path("docs") / "instructors"
 MARKER = ".course-site"  # in the output folder: a build may empty it
-WIDGET = "application/vnd.jupyter.widget-view+json"
 COURSE_TITLE = "Training Deep Neural Networks, hands-on"
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)  # http:, data:, mailto:, //host, #anchor
 LINK = re.compile(r'(?P<attr>\bhref)="(?P<target>[^"]*)"')
@@ -111,32 +112,10 @@ class Page:
 
 
 def course_pages(root: Path) -> list[Page]:
-    """Return the notebooks that get a page, folder by folder, each in course order."""
-    import nbformat
-
-    pages = []
-    for folder in FOLDERS:
-        for path in sorted((root / folder).glob(NOTEBOOK_GLOB)):
-            nb = nbformat.read(path, as_version=4)
-            pages.append(Page(path.relative_to(root), title_line(nb) or path.stem))
-    return pages
-
-
-def title_cell(nb) -> str:
-    """Return the source of the notebook's first markdown cell."""
-    return next((cell.source for cell in nb.cells if cell.cell_type == "markdown"), "")
-
-
-def title_line(nb) -> str:
-    """Return the title cell's first line without its '#' marks."""
-    lines = title_cell(nb).strip().splitlines()
-    return lines[0].lstrip("#").strip() if lines else ""
-
-
-def time_line(nb) -> str:
-    """Return the text of the title cell's '**Time:**' line (empty when it has none)."""
-    found = re.search(r"\*\*Time:\*\*\s*(.*)", title_cell(nb))
-    return found[1].strip() if found else ""
+    """Return the notebooks that get a page, folder by folder (the chapters lead), each in course order."""
+    return [
+        Page(path.relative_to(root), title_line(read(path)) or path.stem) for path in course_notebooks(root, FOLDERS)
+    ]
 
 
 def has_widget(cell) -> bool:
@@ -310,9 +289,7 @@ def exporter():
 
 def notebook_page(page: Page, pages: list[Page], root: Path, out: Path, html_exporter) -> Path:
     """Write one notebook's page; return its path."""
-    import nbformat
-
-    nb = nbformat.read(root / page.source, as_version=4)
+    nb = read(root / page.source)
     static_widgets(nb)
     formulas = Formulas()
     protect_formulas(nb, formulas, page.source.as_posix())
@@ -393,11 +370,9 @@ def _document(title: str, body: str) -> str:
 
 def index_page(root: Path, pages: list[Page], notes: list[tuple[str, Path]]) -> str:
     """Return the index: the chapters in course order, with their time, exercises and solutions."""
-    import nbformat
-
     rows = []
     for page in (p for p in pages if p.source.parent.name == "chapters"):
-        nb = nbformat.read(root / page.source, as_version=4)
+        nb = read(root / page.source)
         twins = {
             p.source.parent.name: p for p in pages if p.number == page.number and p.source.parent.name != "chapters"
         }

@@ -1,8 +1,8 @@
 """The course's one way to run a notebook headless: nbclient's ``NotebookClient``, made safe for the explorers.
 
 Every tool and test that executes notebooks goes through here (tools/run_notebooks.py, tools/bench.py,
-tests/test_exercises.py, the re-run in tests/user_runs.py, tests/test_headless.py); tests/test_headless.py checks
-that nothing else builds a ``NotebookClient``.
+tests/test_exercises.py, the re-run in tests/support/user_runs.py, tests/test_headless.py), imported as
+``from tools import executor``; tests/test_headless.py checks that nothing else builds a ``NotebookClient``.
 
 Why not nbclient as it comes: it emulates the ipywidgets Output widget, which every explorer draws into
 (``interactive_output``), and the emulation writes the widget's new state back to the kernel on the shell channel
@@ -18,9 +18,6 @@ stand-in that never writes to the kernel. It only keeps what an explorer draws o
 JupyterLab does (the figure belongs inside the widget), so that a notebook saved by this executor shows what it
 showed before: the widget (with a hint to run it), and the static figure that the chapter draws in the next cell.
 A cell that still never reports back fails the run after ``CELL_TIMEOUT_S`` instead of waiting forever.
-
-Loaded from tools/ by name: ``from executor import ...`` in a tool run as a script (its folder is on sys.path);
-``tests.notebooks.executor()`` in the tests, which loads this file by path.
 """
 
 from __future__ import annotations

@@ -12,22 +12,16 @@ they are. The folder of the moved files is printed; nothing is ever deleted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from datetime import datetime
 from pathlib import Path
 
+if not __package__:  # run as `python tools/reset_exercises.py`: import `tools` from the course folder, as `-m` does
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-def _sibling(name: str):
-    """Import tools/<name>.py (tools/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tools import make_exercises  # noqa: E402 (the generator: the one place that knows how exercises are made)
+from tools.notebooks import ROOT  # noqa: E402
 
-
-make_exercises = _sibling("make_exercises")  # the generator: the one place that knows how exercises are made
-ROOT = make_exercises.ROOT
 CHECKPOINTS = ".ipynb_checkpoints"
 
 

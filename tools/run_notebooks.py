@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 
 import nbformat
-from executor import CELL_TIMEOUT_S, execute_file
 
-ROOT = Path(__file__).resolve().parent.parent
-EXECUTED_FOLDERS = ("chapters", "solutions")
+if not __package__:  # run as `python tools/run_notebooks.py`: import `tools` from the course folder, as `-m` does
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.executor import CELL_TIMEOUT_S, execute_file  # noqa: E402
+from tools.notebooks import WIDGET, course_notebooks  # noqa: E402
 
 
 def execute(path: Path, timeout: int = CELL_TIMEOUT_S) -> float:
@@ -30,7 +32,6 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT_S) -> float:
     return elapsed
 
 
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_HINT = "Interactive widget: run this cell (and the cells above it) in JupyterLab to use it."
 
 
@@ -42,7 +43,7 @@ def with_widget_hints(nb):
     """
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            if WIDGET_MIME in output.get("data", {}):
+            if WIDGET in output.get("data", {}):
                 output["data"]["text/plain"] = WIDGET_HINT
     return nb
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = list(args.notebooks)
     if args.all:
-        paths += sorted(p for folder in EXECUTED_FOLDERS for p in (ROOT / folder).glob("*.ipynb"))
+        paths += course_notebooks()
     if not paths:
         parser.error("name notebooks to run, or pass --all")
     for path in paths:

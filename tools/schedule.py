@@ -14,14 +14,16 @@ Exit status 1, naming them, when a notebook has no timing metadata.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
-KEY = "course"
+if not __package__:  # run as `python tools/schedule.py`: import `tools` from the course folder, as `-m` does
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.notebooks import ROOT, course_notebooks, read_json, title_line  # noqa: E402
+from tools.stamp_timings import KEY  # noqa: E402
+
 BREAK, LUNCH = 15, 60  # minutes
 LONGEST_STRETCH = 105  # minutes of teaching and exercises before a break is due
 
@@ -61,8 +63,8 @@ class MissingMetadata(ValueError):
 def read_timings(folder: Path) -> list[Timing]:
     """Return the timing of every NN_*.ipynb in ``folder``, in course order; raise MissingMetadata if any lacks one."""
     timings, missing = [], []
-    for path in sorted(folder.glob(NOTEBOOK_GLOB)):
-        nb = json.loads(path.read_text(encoding="utf-8"))
+    for path in course_notebooks(folder.parent, (folder.name,)):
+        nb = read_json(path)
         minutes = nb.get("metadata", {}).get(KEY)
         if not isinstance(minutes, dict) or not {"teaching_min", "exercise_min"} <= minutes.keys():
             missing.append(f"{folder.name}/{path.name}")
@@ -74,14 +76,9 @@ def read_timings(folder: Path) -> list[Timing]:
 
 
 def _title(nb: dict) -> str:
-    """Return the title cell's first line without its '# NN · ' prefix and '(solutions)' suffix."""
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "markdown":
-            source = cell.get("source", "")
-            first = ("".join(source) if isinstance(source, list) else source).strip().splitlines()[0]
-            title = first.lstrip("# ").split("·", 1)[-1].strip()
-            return title.replace("(solutions)", "").replace("(exercises)", "").strip()
-    return "?"
+    """Return the title cell's first line without its 'NN · ' prefix and '(solutions)' suffix."""
+    title = title_line(nb).split("·", 1)[-1]
+    return title.replace("(solutions)", "").replace("(exercises)", "").strip() or "?"
 
 
 def clock(minutes: int) -> str:

@@ -17,16 +17,16 @@ tool on copies, and checks that every notebook of the course (exercises too) is 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("chapters", "solutions")  # exercises/ follow solutions/ through `make exercises`
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+if not __package__:  # run as `python tools/stamp_timings.py`: import `tools` from the course folder, as `-m` does
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.notebooks import TIME_LINE, course_notebooks, read_json, title_cell, write_json  # noqa: E402
+
 KEY = "course"
-TIME_LINE = re.compile(r"\*\*Time:\*\*(?P<line>[^\n]*)")
 MINUTES = r"~?\s*(?P<{name}>\d+)\s*(?:min|minutes)\s*\({label}\)"
 TEACHING = re.compile(MINUTES.format(name="minutes", label="teaching"))
 EXERCISES = re.compile(MINUTES.format(name="minutes", label="exercises?"))
@@ -35,20 +35,6 @@ NO_EXERCISES = re.compile(r"\bno exercises?\b", re.IGNORECASE)
 
 class TimeLineError(ValueError):
     """A title cell without a ``**Time:**`` line this tool can read."""
-
-
-def course_notebooks(root: Path = ROOT, folders: tuple[str, ...] = FOLDERS) -> list[Path]:
-    """Return the course's notebooks in ``folders``, folder by folder, each in course order (the NN prefix)."""
-    return [path for folder in folders for path in sorted((root / folder).glob(NOTEBOOK_GLOB))]
-
-
-def title_source(nb: dict) -> str:
-    """Return the source of the notebook's first markdown cell (its title cell)."""
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "markdown":
-            source = cell.get("source", "")
-            return "".join(source) if isinstance(source, list) else source
-    return ""
 
 
 def parse_time_line(title: str) -> dict[str, int]:
@@ -66,21 +52,16 @@ def parse_time_line(title: str) -> dict[str, int]:
     return {"teaching_min": int(teaching["minutes"]), "exercise_min": int(exercises["minutes"]) if exercises else 0}
 
 
-def render(nb: dict) -> str:
-    """Return ``nb`` serialized the way nbformat writes notebooks (sorted keys, one-space indent)."""
-    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-
-
 def stamp(path: Path, *, write: bool = True) -> bool:
     """Put the title line's minutes into ``path``'s metadata; return True when it was out of step."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    minutes = parse_time_line(title_source(nb))
+    nb = read_json(path)
+    minutes = parse_time_line(title_cell(nb))
     metadata = nb.setdefault("metadata", {})
     if metadata.get(KEY) == minutes:
         return False
     metadata[KEY] = minutes
     if write:
-        path.write_text(render(nb), encoding="utf-8", newline="\n")
+        write_json(path, nb)
     return True
 
 
@@ -99,7 +80,7 @@ def stamp_notes(chapter: Path, *, write: bool = True) -> bool:
     notes, or notes without a time line, are left alone (tests/test_schedule.py asks for both).
     """
     notes = chapter.parent.parent / "docs" / "instructors" / f"{chapter.stem}.md"
-    source = TIME_LINE.search(title_source(json.loads(chapter.read_text(encoding="utf-8"))))
+    source = TIME_LINE.search(title_cell(read_json(chapter)))
     if chapter.parent.name != "chapters" or source is None or not notes.exists():
         return False
     text = notes.read_text(encoding="utf-8")

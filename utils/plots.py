@@ -83,6 +83,25 @@ def plot_activation_histograms(stats: LayerStats, *, layers=None, ax=None, bins:
     return ax
 
 
+def plot_gradient_flow(stats, *, title: str | None = None):
+    """Draw the three panels of chapter 01's gradient-flow explorer (activation std, gradient norm, histograms)."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    plot_layer_stats(stats, axes=axes[:2])
+    plot_activation_histograms(stats, ax=axes[2])
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def gradient_flow_title(stats) -> str:
+    """Return chapter 01's explorer summary: vanishing ratio, saturated and dead units."""
+    ratio = stats.vanishing_ratio() if len(stats) > 2 else float("nan")
+    return (
+        f"gradient norm, lowest / top hidden layer: {ratio:.2g}   "
+        f"saturated: {100 * stats.frac_saturated[:-1].mean():.0f}%   dead: {100 * stats.frac_dead[:-1].mean():.0f}%"
+    )
+
+
 def plot_gradient_norms(named_stats: dict[str, LayerStats], *, ax=None, colors: dict[str, str] | None = None):
     """Plot the weight-gradient norm per hidden layer for several networks on one log axis; return the axes.
 
@@ -175,6 +194,15 @@ def plot_init_stats(stats: LayerStats, *, title: str | None = None):
     return fig
 
 
+def init_title(stats) -> str:
+    """Return chapter 02's explorer summary: how the activations and the gradients change from bottom to top."""
+    ratio = stats.vanishing_ratio() if len(stats) > 2 else float("nan")
+    return (
+        f"activation std, top / lowest hidden layer: {stats.act_std[-2] / stats.act_std[0]:.2g}   "
+        f"gradient norm, lowest / top hidden layer: {ratio:.2g}"
+    )
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Chapter 04: batch normalization (moving averages vs true statistics, training vs inference mode)
 # ------------------------------------------------------------------------------------------------------------
@@ -205,6 +233,15 @@ def plot_running_stats(stats, *, axes=None, title: str | None = None):
     if title:
         axes[0].figure.suptitle(title)
     return axes
+
+
+def running_stats_title(stats) -> str:
+    """Return chapter 04's explorer summary: what a unit's inference-mode output looks like at the end."""
+    shift, scale = stats.inference_shift()
+    return (
+        f"momentum {stats.momentum}, batch size {stats.batch_size} ({stats.steps_per_epoch} steps per epoch)\n"
+        f"at inference the unit's output has mean {shift:+.2f} and std {scale:.2f} (ideal: 0 and 1)"
+    )
 
 
 def plot_mode_gap(batch_sizes, training_accuracy, inference_accuracy, *, ax=None):
@@ -277,6 +314,18 @@ def plot_signal_through_depth(signal, *, axes=None, title: str | None = None):
     if title:
         axes[0].figure.suptitle(title)
     return axes
+
+
+def signal_title(signal) -> str:
+    """Return chapter 03's explorer summary of a ``DepthSignal``."""
+    if signal.diverged_at:
+        return f"{signal.activation}: activations pass 1e6 at layer {signal.diverged_at}: the signal explodes"
+    ratio = signal.grad_std[0] / signal.grad_std[-1] if signal.grad_std[-1] > 0 else float("inf")
+    return (
+        f"layer {len(signal.std)}: mean {signal.mean[-1]:+.2f}, std {signal.std[-1]:.2f}   "
+        f"dead units (max over layers): {100 * np.nanmax(signal.dead):.0f}%   "
+        f"gradient std, layer 1 / top: {ratio:.2g}"
+    )
 
 
 def plot_depth_cases(named_signals: dict, *, styles: dict | None = None, ax=None):
@@ -406,6 +455,14 @@ def plot_transfer_view(view, *, axes=None, title: str | None = None, target: str
     if title:
         ax.figure.suptitle(title)
     return axes
+
+
+def transfer_title(view) -> str:
+    """Return chapter 06's explorer summary: the chosen setting against training from scratch."""
+    return (
+        f"{view.n_reused} layers reused, {view.n_frozen} frozen, {view.per_class} labels per class: "
+        f"{view.gain():+.2f} accuracy against training from scratch (mean over seeds)"
+    )
 
 
 GAIN_COLORS = {  # chapter 06's printed -> handwritten gains, one color per way of reusing the source
@@ -550,6 +607,20 @@ def plot_clipping_explorer(view, *, title: str | None = None):
     return fig
 
 
+def clipping_title(view) -> str:
+    """Return chapter 05's explorer summary: the clipped lengths and what the threshold did to the RNN run."""
+    plane, run = view.plane, view.clipped
+    lengths = "   ".join(f"{CLIP_LABELS[name]} {np.linalg.norm(v):.2f}" for name, v in plane.clipped.items())
+    ending = "NaN" if run.diverged else f"{np.mean(run.loss[-10:]):.2f}"
+    baseline = view.unclipped.loss[-10:]
+    before = "NaN" if not np.all(np.isfinite(baseline)) else f"{np.mean(baseline):.2g}"
+    return (
+        f"gradient length {np.linalg.norm(plane.gradient):.2f}, clipped: {lengths}\n"
+        f"tiny RNN: {100 * run.clipped_fraction():.0f}% of steps clipped, final loss {ending} "
+        f"(without clipping: {before})"
+    )
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Chapter 07: pretraining with scarce labels (reconstructions, the results grid)
 # ------------------------------------------------------------------------------------------------------------
@@ -675,6 +746,16 @@ def plot_pretraining_view(view, *, axes=None, title: str | None = None):
     return axes
 
 
+def pretraining_title(view) -> str:
+    """Return chapter 07's explorer summary: the chosen cell against from scratch, over the seeds, and the verdict."""
+    gain = 100 * view.gain
+    return (
+        f"{view.kind}, {view.reuse}, {view.labels_per_class} labels per digit: accuracy "
+        f"{view.accuracy.mean():.2f} ± {view.accuracy.std():.2f}, gain over scratch {gain.mean():+.1f} ± "
+        f"{gain.std():.1f} points\nsign of the gain over {len(gain)} seeds: {view.verdict}"
+    )
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Chapter 08: the capstone's broken set-ups, their symptoms and their repairs
 # ------------------------------------------------------------------------------------------------------------
@@ -750,6 +831,18 @@ def plot_capstone_view(view, *, axes=None, title: str | None = None):
     if title:
         axes[0].figure.suptitle(title)
     return axes
+
+
+def capstone_title(view) -> str:
+    """Return chapter 08's explorer summary: the set-up, the version, and where each run ended."""
+
+    def ending(run):
+        return "NaN loss" if run.diverged() else f"{run.final:.2f}"
+
+    return (
+        f"{view.setup.name} ({view.setup.title}), {view.variant}: {view.setup.score_name} {ending(view.run)} "
+        f"after {len(view.run.loss)} epochs (broken: {ending(view.broken)}; target {view.setup.target})"
+    )
 
 
 def plot_learning_rate_sweep(sweeps: dict, *, target: float | None = None, ceiling: float = 3.0, ax=None):

@@ -1,6 +1,8 @@
 """Interactive explorers: ipywidgets controls wired to a pure ``compute_*`` function and a ``plot_*`` function.
 
 Each ``explore_*`` returns the widget; the notebook displays it. Tests set the controls from plain pytest.
+Explorers only: the figures and their one-line titles live in ``utils.plots``, so a static figure needs no widgets
+(the titles imported below are still reachable here, e.g. ``widgets.plot_gradient_flow``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,25 @@ from IPython.display import display
 
 from utils.activations import ACTIVATIONS
 from utils.mlp import MAX_EXPLORER_DEPTH, MAX_EXPLORER_WIDTH, compute_gradient_flow
-from utils.plots import plot_activation_histograms, plot_layer_stats
+from utils.plots import (
+    PRETRAINING_LABELS,
+    capstone_title,
+    clipping_title,
+    gradient_flow_title,
+    init_title,
+    plot_capstone_view,
+    plot_clipping_explorer,
+    plot_gradient_flow,
+    plot_init_stats,
+    plot_pretraining_view,
+    plot_running_stats,
+    plot_signal_through_depth,
+    plot_transfer_view,
+    pretraining_title,
+    running_stats_title,
+    signal_title,
+    transfer_title,
+)
 
 
 def wire(controls: dict, draw, rows: list[int]) -> W.VBox:
@@ -34,24 +54,6 @@ def wire(controls: dict, draw, rows: list[int]) -> W.VBox:
     return box
 
 
-def plot_gradient_flow(stats, *, title: str | None = None):
-    """Draw the three panels of the gradient-flow explorer (activation std, gradient norm, histograms)."""
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    plot_layer_stats(stats, axes=axes[:2])
-    plot_activation_histograms(stats, ax=axes[2])
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def _gradient_flow_title(stats) -> str:
-    ratio = stats.vanishing_ratio() if len(stats) > 2 else float("nan")
-    return (
-        f"gradient norm, lowest / top hidden layer: {ratio:.2g}   "
-        f"saturated: {100 * stats.frac_saturated[:-1].mean():.0f}%   dead: {100 * stats.frac_dead[:-1].mean():.0f}%"
-    )
-
-
 def explore_gradient_flow(depth: int = 20, width: int = 100, activation: str = "sigmoid", scale: float = 1.0):
     """Return the chapter 01 explorer: depth, width, activation, weight scale -> per-layer statistics."""
     controls = {
@@ -71,7 +73,7 @@ def explore_gradient_flow(depth: int = 20, width: int = 100, activation: str = "
 
     def draw(**values):
         stats = compute_gradient_flow(**values)
-        plot_gradient_flow(stats, title=_gradient_flow_title(stats))
+        plot_gradient_flow(stats, title=gradient_flow_title(stats))
 
     return wire(controls, draw, rows=[2, 2])
 
@@ -86,14 +88,6 @@ def show(widget) -> None:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _init_title(stats) -> str:
-    ratio = stats.vanishing_ratio() if len(stats) > 2 else float("nan")
-    return (
-        f"activation std, top / lowest hidden layer: {stats.act_std[-2] / stats.act_std[0]:.2g}   "
-        f"gradient norm, lowest / top hidden layer: {ratio:.2g}"
-    )
-
-
 def explore_initialization(
     activation: str = "tanh",
     init: str = "glorot",
@@ -102,8 +96,8 @@ def explore_initialization(
     pattern: str = "constant",
 ):
     """Return the chapter 02 explorer: activation x initialization x depth x std multiplier -> layer stats."""
-    from utils.init import INITS, MAX_DEPTH, WIDTH_PATTERNS, compute_init_stats
-    from utils.plots import plot_init_stats
+    from utils.init import INITS, MAX_DEPTH, WIDTH_PATTERNS
+    from utils.mlp import compute_init_stats
 
     controls = {
         "activation": W.Dropdown(options=sorted(ACTIVATIONS), value=activation, description="activation"),
@@ -119,7 +113,7 @@ def explore_initialization(
 
     def draw(**values):
         stats = compute_init_stats(**values)
-        plot_init_stats(stats, title=_init_title(stats))
+        plot_init_stats(stats, title=init_title(stats))
 
     return wire(controls, draw, rows=[2, 2, 1])
 
@@ -132,19 +126,9 @@ BN_MOMENTA = (0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999)
 BN_BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
 
 
-def running_stats_title(stats) -> str:
-    """Return the explorer's one-line summary: what a unit's inference-mode output looks like at the end."""
-    shift, scale = stats.inference_shift()
-    return (
-        f"momentum {stats.momentum}, batch size {stats.batch_size} ({stats.steps_per_epoch} steps per epoch)\n"
-        f"at inference the unit's output has mean {shift:+.2f} and std {scale:.2f} (ideal: 0 and 1)"
-    )
-
-
 def explore_running_stats(momentum: float = 0.99, batch_size: int = 32, epochs: int = 5, drift: float = 0.0):
     """Return the chapter 04 explorer: momentum, batch size, epochs, drift -> moving vs true statistics of a unit."""
     from utils.batchnorm import compute_running_stats
-    from utils.plots import plot_running_stats
 
     controls = {
         "momentum": W.SelectionSlider(options=BN_MOMENTA, value=momentum, description="momentum"),
@@ -170,20 +154,6 @@ EXPLORER_MAX_DEPTH = 150  # deep enough to see SELU's fixed point hold; deeper o
 SIGNAL_INITS = {"LeCun (1/fan_in)": "lecun", "He (2/fan_in)": "he", "Glorot (2/(fan_in+fan_out))": "glorot"}
 
 
-def signal_title(signal) -> str:
-    """Return the explorer's one-line summary of a ``DepthSignal``."""
-    import numpy as np
-
-    if signal.diverged_at:
-        return f"{signal.activation}: activations pass 1e6 at layer {signal.diverged_at}: the signal explodes"
-    ratio = signal.grad_std[0] / signal.grad_std[-1] if signal.grad_std[-1] > 0 else float("inf")
-    return (
-        f"layer {len(signal.std)}: mean {signal.mean[-1]:+.2f}, std {signal.std[-1]:.2f}   "
-        f"dead units (max over layers): {100 * np.nanmax(signal.dead):.0f}%   "
-        f"gradient std, layer 1 / top: {ratio:.2g}"
-    )
-
-
 def explore_activations(
     activation: str = "selu",
     param: float | None = None,
@@ -193,7 +163,6 @@ def explore_activations(
 ):
     """Return the chapter 03 explorer: activation, its α or slope, init, depth, inputs -> per-layer stats."""
     from utils.activations import PARAMETERS, compute_signal_through_depth
-    from utils.plots import plot_signal_through_depth
 
     def default(name):
         return PARAMETERS[name][1] if name in PARAMETERS else 0.0
@@ -236,17 +205,8 @@ def explore_activations(
 # ------------------------------------------------------------------------------------------------------------
 
 
-def transfer_title(view) -> str:
-    """Return the explorer's one-line summary: the chosen setting against training from scratch."""
-    return (
-        f"{view.n_reused} layers reused, {view.n_frozen} frozen, {view.per_class} labels per class: "
-        f"{view.gain():+.2f} accuracy against training from scratch (mean over seeds)"
-    )
-
-
 def explore_transfer(results=None, n_reused: int = 2, n_frozen: int = 2, per_class: int = 10, target: str = "task B"):
     """Return the chapter 06 explorer: layers reused and frozen, labels per class -> accuracy over seeds (a lookup)."""
-    from utils.plots import plot_transfer_view
     from utils.transfer import DEPTH, compute_transfer_view, default_sweep
 
     results = results or default_sweep()
@@ -272,23 +232,6 @@ def explore_transfer(results=None, n_reused: int = 2, n_frozen: int = 2, per_cla
 CLIP_METHOD_OPTIONS = {"by value": "value", "by norm": "norm", "by global norm": "global_norm"}
 
 
-def clipping_title(view) -> str:
-    """Return the explorer's one-line summary: the clipped lengths and what the threshold did to the RNN run."""
-    import numpy as np
-
-    plane, run = view.plane, view.clipped
-    names = {"value": "by value", "norm": "by norm", "global_norm": "by global norm"}
-    lengths = "   ".join(f"{names[name]} {np.linalg.norm(v):.2f}" for name, v in plane.clipped.items())
-    ending = "NaN" if run.diverged else f"{np.mean(run.loss[-10:]):.2f}"
-    baseline = view.unclipped.loss[-10:]
-    before = "NaN" if not np.all(np.isfinite(baseline)) else f"{np.mean(baseline):.2g}"
-    return (
-        f"gradient length {np.linalg.norm(plane.gradient):.2f}, clipped: {lengths}\n"
-        f"tiny RNN: {100 * run.clipped_fraction():.0f}% of steps clipped, final loss {ending} "
-        f"(without clipping: {before})"
-    )
-
-
 def explore_clipping(
     angle: float = 20.0,
     length: float = 3.0,
@@ -298,7 +241,6 @@ def explore_clipping(
 ):
     """Return the chapter 05 explorer: a 2-D gradient, the threshold, the method -> clipped vectors and an RNN run."""
     from utils.clipping import compute_clipping_explorer
-    from utils.plots import plot_clipping_explorer
 
     controls = {
         "angle": W.FloatSlider(value=angle, min=-180, max=180, step=5, description="angle (°)"),
@@ -327,22 +269,11 @@ def explore_clipping(
 # ------------------------------------------------------------------------------------------------------------
 
 
-def pretraining_title(view) -> str:
-    """Return the explorer's summary: the chosen cell against from scratch, over the seeds, and the verdict."""
-    gain = 100 * view.gain
-    return (
-        f"{view.kind}, {view.reuse}, {view.labels_per_class} labels per digit: accuracy "
-        f"{view.accuracy.mean():.2f} ± {view.accuracy.std():.2f}, gain over scratch {gain.mean():+.1f} ± "
-        f"{gain.std():.1f} points\nsign of the gain over {len(gain)} seeds: {view.verdict}"
-    )
-
-
 def explore_pretraining(sweep=None, kind: str = "autoencoder", reuse: str = "fine-tuned", labels_per_class: int = 10):
     """Return the chapter 07 explorer: pretraining kind, frozen or fine-tuned, labels per digit -> accuracy (lookup).
 
     It reads a sweep computed once (default: the chapter's, ``utils.pretraining.default_sweep()``); it never trains.
     """
-    from utils.plots import PRETRAINING_LABELS, plot_pretraining_view
     from utils.pretraining import REUSE, compute_pretraining_view, default_sweep
 
     sweep = sweep or default_sweep()
@@ -370,22 +301,9 @@ def explore_pretraining(sweep=None, kind: str = "autoencoder", reuse: str = "fin
 # ------------------------------------------------------------------------------------------------------------
 
 
-def capstone_title(view) -> str:
-    """Return the explorer's one-line summary: the set-up, the version, and where each run ended."""
-
-    def ending(run):
-        return "NaN loss" if run.diverged() else f"{run.final:.2f}"
-
-    return (
-        f"{view.setup.name} ({view.setup.title}), {view.variant}: {view.setup.score_name} {ending(view.run)} "
-        f"after {len(view.run.loss)} epochs (broken: {ending(view.broken)}; target {view.setup.target})"
-    )
-
-
 def explore_capstone(results: dict | None = None, name: str = "exploding", variant: str = "fixed"):
     """Return the chapter 08 explorer: a set-up and a version (broken, fixed, symptom-only) -> its curves (a lookup)."""
     from utils.capstone import SETUPS, compute_capstone_view
-    from utils.plots import plot_capstone_view
 
     controls = {
         "name": W.Dropdown(options=list(SETUPS), value=name, description="set-up"),

@@ -1,7 +1,7 @@
 """A pytest plugin for the nbval pass: each notebook runs twice, as a user runs it, and must not notice.
 
-Loaded by ``make test`` with ``-p tests.user_runs`` next to ``--nbval``. For every notebook that nbval collects it
-adds one item after the notebook's cells, in the same xdist scope (so ``--dist loadscope`` keeps it on the
+Loaded by ``make test`` with ``-p tests.support.user_runs`` next to ``--nbval``. For every notebook that nbval
+collects it adds one item after the notebook's cells, in the same xdist scope (so ``--dist loadscope`` keeps it on the
 notebook's worker, right after nbval's run). That item is the **re-run and determinism test**:
 
 - it runs the whole notebook again in a fresh kernel, in the notebook's own folder, after nbval's run there
@@ -16,7 +16,7 @@ notebook's worker, right after nbval's run). That item is the **re-run and deter
 - no new untracked file may appear outside git-ignored folders (compared with ``git ls-files --others
   --exclude-standard`` from before nbval's first cell of the notebook).
 
-It also prints whether the network is cut (tests/offline.py) in the report header, adds an "offline" note to
+It also prints whether the network is cut (tests/support/offline.py) in the report header, adds an "offline" note to
 failures caused by a refused network access, and ends the session with a loud banner listing the user-facing
 checks that were skipped (browser, offline), so a skip never passes unnoticed.
 """
@@ -31,16 +31,15 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from tests.offline import CUT, ENV
+from tests.support.offline import CUT, ENV
+from tools.notebooks import ROOT, WIDGET, read
 
-ROOT = Path(__file__).resolve().parent.parent
 SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"
 RERUN_NAME = "rerun: Restart and Run All again, same folder, another numeric path, same outputs"
 CELL_TIMEOUT = 600  # seconds; a notebook should take well under a minute
-NOT_COMPARED = {"image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json"}  # as nbval
+NOT_COMPARED = {"image/png", "image/jpeg", WIDGET}  # as nbval
 NETWORK_ERRORS = re.compile(
     r"Network is unreachable|Temporary failure in name resolution|Name or service not known|"
     r"No address associated with hostname|URLError|gaierror|ConnectionRefusedError|Errno 101"
@@ -66,10 +65,10 @@ def cannot_run(reason: str) -> None:
 
 
 def network_status() -> str:
-    """``cut`` inside tests/offline.py's namespace; otherwise a sentence that says why not."""
+    """``cut`` inside tests/support/offline.py's namespace; otherwise a sentence that says why not."""
     status = os.environ.get(ENV)
     if status is None:
-        return "not cut: pytest was not started through tests/offline.py (`make test` does that)"
+        return "not cut: pytest was not started through tests/support/offline.py (`make test` does that)"
     return status
 
 
@@ -234,17 +233,17 @@ class RerunItem(pytest.Item):
     def runtest(self):
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-        from tests.notebooks import executor
+        from tools import executor
 
         key = self.notebook.nodeid
         if key in _STATE.failed:
             pytest.skip("nbval's first run of this notebook failed: fix that first")
         path = Path(self.notebook.path)
-        saved = nbformat.read(path, as_version=4)
+        saved = read(path)
         fresh = copy.deepcopy(saved)
         try:
             # As nbval, the kernel's own log stays out of the report; unlike nbval's run, another numeric path.
-            executor().execute(
+            executor.execute(
                 fresh,
                 path.parent,
                 timeout=CELL_TIMEOUT,
@@ -316,7 +315,7 @@ _STATE = _State()  # one per process (the xdist controller and each worker load 
 def pytest_report_header(config):
     status = network_status()
     if status == CUT:
-        return "network: cut (tests/offline.py: a network namespace with loopback only)"
+        return "network: cut (tests/support/offline.py: a network namespace with loopback only)"
     return f"network: NOT CUT, {status.removeprefix('not cut: ')}"
 
 
@@ -350,8 +349,8 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(
             (
                 "offline",
-                "This run has the network cut (tests/offline.py): the failure above looks like a network access. "
-                "Notebooks must run offline: no downloads (Keras' dataset loaders download), use utils.data.",
+                "This run has the network cut (tests/support/offline.py): the failure above looks like a network "
+                "access. Notebooks must run offline: no downloads (Keras' dataset loaders download), use utils.data.",
             )
         )
     return report

@@ -1,6 +1,6 @@
 """Run a command with the network cut: in a new network namespace where only loopback is up.
 
-Usage: python tests/offline.py COMMAND [ARG ...]        (``make test`` runs pytest this way)
+Usage: python tests/support/offline.py COMMAND [ARG ...]        (``make test`` runs pytest this way)
 
 Inside, a kernel still talks to Jupyter over 127.0.0.1, but nothing reaches the internet, so a notebook that
 downloads anything fails. The command sees ``COURSE_NETWORK=cut``. Where no namespace can be made (no
@@ -70,7 +70,7 @@ def _enter() -> None:
     loopback_up()
     others = [name for name in interfaces() if name != "lo"]
     if others:
-        raise SystemExit(f"tests/offline.py: the new network namespace has interfaces besides lo: {others}")
+        raise SystemExit(f"tests/support/offline.py: the new network namespace has interfaces besides lo: {others}")
 
 
 def _banner(why: str) -> None:
