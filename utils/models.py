@@ -215,7 +215,13 @@ def train_step(model, optimizer, loss_fn) -> Callable:
     """
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
+    return tf.function(_step(model, optimizer, loss_fn), reduce_retracing=True)
+
+
+def _step(model, optimizer, loss_fn) -> Callable:
+    """Return the plain (untraced) step of :func:`train_step`: traced inside a caller's graph, it adds no call."""
+    import tensorflow as tf
+
     def step(x, y):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(loss_fn(y, model(x, training=True)))
@@ -297,10 +303,8 @@ def run_epochs(
     for _ in range(epochs):
         order = None if rng is None else rng.permutation(len(y))
         parts = batches(len(y), batch_size, rule, order=order, steps=steps)
-        bounds = np.cumsum([0] + [len(part) for part in parts]).astype(np.int32)
-        index = np.concatenate(parts).astype(np.int32)
         valid = np.zeros((0, *np.shape(X)[1:]), np.asarray(X).dtype) if validation is None else validation
-        losses, norms, out = runner(X, y, index, bounds, valid)
+        losses, norms, out = runner(X, y, parts, valid)
         rows.append((losses.numpy(), norms.numpy()))
         if validation is not None:
             outputs.append(out.numpy())
@@ -342,22 +346,35 @@ def _make_epoch_runner(model, optimizer, loss, step):
     if step is None:
         if optimizer is None or loss is None:
             raise ValueError("the model is not compiled: call model.compile(optimizer=..., loss=...) before training")
-        one_step = train_step(model, optimizer, keras.losses.get(loss) if isinstance(loss, str) else loss)
+        one_step = _step(model, optimizer, keras.losses.get(loss) if isinstance(loss, str) else loss)
     else:
 
         def one_step(x, y):
             return step(x, y), tf.constant(np.nan, tf.float64)
 
-    @tf.function(reduce_retracing=True)
-    def run_epoch(X, Y, index, bounds, X_valid):
-        n_steps = tf.shape(bounds)[0] - 1
+    def run(X, Y, n_steps, batch):
         losses = tf.TensorArray(tf.float64, size=n_steps)
         norms = tf.TensorArray(tf.float64, size=n_steps)
         for i in tf.range(n_steps):
-            part = index[bounds[i] : bounds[i + 1]]
+            part = batch(i)
             value, norm = one_step(tf.gather(X, part), tf.gather(Y, part))
             losses = losses.write(i, tf.cast(value, tf.float64))
             norms = norms.write(i, tf.cast(norm, tf.float64))
-        return losses.stack(), norms.stack(), model(X_valid, training=False)  # validation in the graph: cheaper
+        return losses.stack(), norms.stack()
+
+    @tf.function(reduce_retracing=True)
+    def equal_batches(X, Y, rows, X_valid):  # rows: (steps, batch) indices, one row per step (cheaper per step)
+        return *run(X, Y, tf.shape(rows)[0], lambda i: rows[i]), model(X_valid, training=False)
+
+    @tf.function(reduce_retracing=True)
+    def any_batches(X, Y, index, bounds, X_valid):  # step i takes index[bounds[i]:bounds[i + 1]]
+        steps = run(X, Y, tf.shape(bounds)[0] - 1, lambda i: index[bounds[i] : bounds[i + 1]])
+        return *steps, model(X_valid, training=False)  # validation in the graph: cheaper
+
+    def run_epoch(X, Y, parts, X_valid):
+        if len({len(part) for part in parts}) == 1:
+            return equal_batches(X, Y, np.stack(parts).astype(np.int32), X_valid)
+        bounds = np.cumsum([0] + [len(part) for part in parts]).astype(np.int32)
+        return any_batches(X, Y, np.concatenate(parts).astype(np.int32), bounds, X_valid)
 
     return run_epoch
