@@ -154,7 +154,7 @@ def init_net(
     if len(acts) != n_layers:
         raise ValueError(f"need {n_layers} activations (one per layer), got {len(acts)}")
     for name in acts:
-        activation_function(name)  # fail early, with the list of names
+        _check_activation(name)  # fail early, with the list of names
     inits = list(init) if isinstance(init, list | tuple) else [init] * n_layers
     if not isinstance(init, list | tuple) and output_init is not None:
         inits[-1] = output_init
@@ -187,11 +187,10 @@ def recommended_init(activation: str) -> str:
     return RECOMMENDED_INIT.get(activation, "he")
 
 
-def activation_function(name: str):
-    """Return ``(f, df)`` for ``name`` (a name of ``utils.activations``; PReLU and RReLU are handled by forward)."""
-    if name in ("prelu", "rrelu"):
-        return None
-    return _activations.get(name)
+def _check_activation(name: str) -> None:
+    """Raise a ValueError listing the known names unless ``name`` is one (PReLU and RReLU live in :func:`forward`)."""
+    if name not in ("prelu", "rrelu"):
+        _activations.get(name)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -319,12 +318,6 @@ def backward(
 # ------------------------------------------------------------------------------------------------------------
 # Losses: the value (one per network when stacked) and the gradient for the output
 # ------------------------------------------------------------------------------------------------------------
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Return the softmax over the last axis."""
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray):
